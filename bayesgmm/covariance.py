@@ -1,0 +1,220 @@
+"""The four covariance families: whitening, log-determinants, estimation, parameter counts.
+
+Shapes follow scikit-learn exactly (``K`` components, ``d`` features):
+
+============  ====================  ============================================
+type          covariances           precisions_cholesky
+============  ====================  ============================================
+``full``      (K, d, d)             (K, d, d), triangular ``U_k``, ``P_k = U_k U_k^T``
+``tied``      (d, d)                (d, d), one factor shared by all components
+``diag``      (K, d)                (K, d), ``1 / sqrt(variance)``
+``spherical`` (K,)                  (K,), ``1 / sqrt(variance)``
+============  ====================  ============================================
+
+Each family is a bundle of small pure functions chosen by a dict lookup at trace time:
+``FAMILIES[covariance_type]``. The covariance type is always a static Python string.
+
+The precision Cholesky factor only has to be triangular with ``U U^T = P``: scikit-learn itself
+stores the upper factor ``L^{-T}`` (``L`` the covariance Cholesky) when it estimates covariances
+and the lower Cholesky factor of ``P`` when given ``precisions_init``. Both work everywhere here.
+"""
+
+from typing import Callable, NamedTuple
+
+import jax.numpy as jnp
+from jax.scipy.linalg import cho_solve, solve_triangular
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+class CovarianceFamily(NamedTuple):
+    """The functions that make up one covariance type (see the module docstring for shapes)."""
+
+    name: str
+    #: ``(n_components, n_features) -> shape`` of the covariances and of precisions_cholesky.
+    shape: Callable
+    #: ``(X (N, d), means (K, d), precisions_cholesky) -> (N, K, d)`` whitened residuals
+    #: ``y`` with ``|y_nk|^2 = (x_n - mu_k)^T P_k (x_n - mu_k)``.
+    whiten: Callable
+    #: ``(precisions_cholesky, n_features) -> (K,)`` (scalar for tied): ``0.5 log det P_k``.
+    log_det: Callable
+    #: ``(weighted_diff (N, K, d), X (N, d), means (K, d)) ->`` second moments of the residuals
+    #: ``sum_n r_nk (x_n - m_k)(x_n - m_k)^T`` in this family's reduced shape.
+    second_moment: Callable
+    #: ``(n_k (K,), mean_shift (K, d), second_moment, reg_covar) -> covariances``.
+    estimate: Callable
+    #: ``covariances -> precisions_cholesky`` (NaN where a covariance is not positive definite).
+    precisions_cholesky: Callable
+    #: ``precisions -> precisions_cholesky`` (lower Cholesky factor of P, as scikit-learn).
+    precisions_cholesky_from_precisions: Callable
+    #: ``precisions_cholesky -> covariances``.
+    covariances: Callable
+    #: ``precisions_cholesky -> precisions``.
+    precisions: Callable
+    #: ``(precisions_cholesky, (K, d)) -> (K, d, d)`` lower Cholesky factors of the covariances.
+    scale_tril: Callable
+    #: ``(n_components, n_features) ->`` number of free covariance parameters.
+    n_parameters: Callable
+
+
+def _cov_cholesky_to_prec_cholesky(cov):
+    # U = L^{-T}: upper triangular with U U^T = (L L^T)^{-1}, as scikit-learn computes it.
+    chol = jnp.linalg.cholesky(cov)
+    eye = jnp.broadcast_to(jnp.eye(cov.shape[-1], dtype=cov.dtype), cov.shape)
+    return jnp.swapaxes(solve_triangular(chol, eye, lower=True), -1, -2)
+
+
+def _matrix_precisions(prec_chol):
+    return prec_chol @ jnp.swapaxes(prec_chol, -1, -2)
+
+
+def _matrix_covariances(prec_chol):
+    # The factor may be upper or lower triangular (see the module docstring), so invert P
+    # through its own Cholesky factor rather than through U.
+    precision = _matrix_precisions(prec_chol)
+    eye = jnp.broadcast_to(jnp.eye(precision.shape[-1], dtype=precision.dtype), precision.shape)
+    return _symmetrise(cho_solve((jnp.linalg.cholesky(precision), True), eye))
+
+
+def _symmetrise(a):
+    return 0.5 * (a + jnp.swapaxes(a, -1, -2))
+
+
+def _add_to_diagonal(a, value):
+    d = a.shape[-1]
+    return a + value * jnp.eye(d, dtype=a.dtype)
+
+
+def _full_whiten(X, means, prec_chol):
+    n_components, n_features = means.shape
+    # One GEMM against all factors side by side, (N, d) @ (d, K*d), then subtract mu_k U_k:
+    # cheaper than an einsum over (N, K, d) residuals and exactly scikit-learn's formula.
+    factors = jnp.transpose(prec_chol, (1, 0, 2)).reshape(n_features, n_components * n_features)
+    projected = (X @ factors).reshape(X.shape[0], n_components, n_features)
+    return projected - jnp.einsum("kd,kde->ke", means, prec_chol)
+
+
+def _full_second_moment(weighted_diff, X, means):
+    # sum_n r (x - m)(x - m)^T = sum_n [r (x - m)] x^T - [sum_n r (x - m)] m^T: one GEMM,
+    # whose rounding error grows with |m| / sigma, not (|m| / sigma)^2 as x x^T would.
+    n, n_components, n_features = weighted_diff.shape
+    cross = (weighted_diff.reshape(n, n_components * n_features).T @ X)
+    cross = cross.reshape(n_components, n_features, n_features)
+    return cross - jnp.einsum("kd,ke->kde", weighted_diff.sum(0), means)
+
+
+def _full_estimate(n_k, mean_shift, second_moment, reg_covar):
+    cov = second_moment / n_k[:, None, None] - jnp.einsum("kd,ke->kde", mean_shift, mean_shift)
+    return _add_to_diagonal(_symmetrise(cov), reg_covar)
+
+
+def _matrix_scale_tril(prec_chol, shape):
+    chol = jnp.linalg.cholesky(_matrix_covariances(prec_chol))
+    return jnp.broadcast_to(chol, (shape[0], shape[1], shape[1]))
+
+
+FULL = CovarianceFamily(
+    name="full",
+    shape=lambda k, d: (k, d, d),
+    whiten=_full_whiten,
+    log_det=lambda u, d: jnp.sum(jnp.log(jnp.diagonal(u, axis1=-2, axis2=-1)), axis=-1),
+    second_moment=_full_second_moment,
+    estimate=_full_estimate,
+    precisions_cholesky=_cov_cholesky_to_prec_cholesky,
+    precisions_cholesky_from_precisions=jnp.linalg.cholesky,
+    covariances=_matrix_covariances,
+    precisions=_matrix_precisions,
+    scale_tril=_matrix_scale_tril,
+    n_parameters=lambda k, d: k * d * (d + 1) // 2,
+)
+
+
+def _tied_whiten(X, means, prec_chol):
+    return (X @ prec_chol)[:, None, :] - (means @ prec_chol)[None, :, :]
+
+
+def _tied_second_moment(weighted_diff, X, means):
+    # Summed over components before the product: one (d, N) @ (N, d) GEMM, not K of them.
+    return weighted_diff.sum(1).T @ X - weighted_diff.sum(0).T @ means
+
+
+def _tied_estimate(n_k, mean_shift, second_moment, reg_covar):
+    between = jnp.einsum("k,kd,ke->de", n_k, mean_shift, mean_shift)
+    return _add_to_diagonal(_symmetrise((second_moment - between) / n_k.sum()), reg_covar)
+
+
+TIED = FULL._replace(
+    name="tied",
+    shape=lambda k, d: (d, d),
+    whiten=_tied_whiten,
+    second_moment=_tied_second_moment,
+    estimate=_tied_estimate,
+    n_parameters=lambda k, d: d * (d + 1) // 2,
+)
+
+
+def _diag_whiten(X, means, prec_chol):
+    return (X[:, None, :] - means[None, :, :]) * prec_chol[None, :, :]
+
+
+def _diag_second_moment(weighted_diff, X, means):
+    return jnp.einsum("nkd,nd->kd", weighted_diff, X) - weighted_diff.sum(0) * means
+
+
+def _diag_estimate(n_k, mean_shift, second_moment, reg_covar):
+    return second_moment / n_k[:, None] - mean_shift ** 2 + reg_covar
+
+
+def _diag_scale_tril(prec_chol, shape):
+    return jnp.broadcast_to(1.0 / prec_chol, shape)[..., :, None] * jnp.eye(shape[1],
+                                                                           dtype=prec_chol.dtype)
+
+
+DIAG = CovarianceFamily(
+    name="diag",
+    shape=lambda k, d: (k, d),
+    whiten=_diag_whiten,
+    log_det=lambda p, d: jnp.sum(jnp.log(p), axis=-1),
+    second_moment=_diag_second_moment,
+    estimate=_diag_estimate,
+    precisions_cholesky=lambda cov: 1.0 / jnp.sqrt(cov),
+    precisions_cholesky_from_precisions=jnp.sqrt,
+    covariances=lambda p: 1.0 / p ** 2,
+    precisions=lambda p: p ** 2,
+    scale_tril=_diag_scale_tril,
+    n_parameters=lambda k, d: k * d,
+)
+
+
+def _spherical_whiten(X, means, prec_chol):
+    return (X[:, None, :] - means[None, :, :]) * prec_chol[None, :, None]
+
+
+def _spherical_estimate(n_k, mean_shift, second_moment, reg_covar):
+    return _diag_estimate(n_k, mean_shift, second_moment, reg_covar).mean(axis=1)
+
+
+SPHERICAL = DIAG._replace(
+    name="spherical",
+    shape=lambda k, d: (k,),
+    whiten=_spherical_whiten,
+    log_det=lambda p, d: d * jnp.log(p),
+    estimate=_spherical_estimate,
+    scale_tril=lambda p, shape: _diag_scale_tril(jnp.broadcast_to(p[:, None], shape), shape),
+    n_parameters=lambda k, d: k,
+)
+
+FAMILIES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
+
+
+def n_parameters(n_components, n_features, covariance_type):
+    """Free parameters of a mixture: covariances, means and the K - 1 free weights."""
+    cov = FAMILIES[covariance_type].n_parameters(n_components, n_features)
+    return int(cov + n_components * n_features + n_components - 1)
+
+
+def check_covariance_type(covariance_type):
+    """Raise a ValueError naming the valid choices when ``covariance_type`` is unknown."""
+    if covariance_type not in FAMILIES:
+        raise ValueError(f"Invalid value for 'covariance_type': {covariance_type!r}; "
+                         f"'covariance_type' should be in {list(COVARIANCE_TYPES)}")

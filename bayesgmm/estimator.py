@@ -1,0 +1,505 @@
+"""scikit-learn-style estimator front end: NumPy in, NumPy out, state and validation here."""
+
+import functools
+import inspect
+import math
+import numbers
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from bayesgmm import density, em
+from bayesgmm.covariance import COVARIANCE_TYPES, FAMILIES, check_covariance_type
+from bayesgmm.covariance import n_parameters as _n_parameters
+from bayesgmm.init import INIT_METHODS
+from bayesgmm.params import GMMParams
+
+
+class ConvergenceWarning(UserWarning):
+    """The best EM run stopped at ``max_iter`` before the lower bound settled."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator was used before ``fit`` (a ValueError and AttributeError, as scikit-learn's)."""
+
+
+# ----------------------------------------------------------------------------- input checks
+
+def default_float_dtype():
+    """float64 when JAX's x64 mode is on, float32 otherwise (bayesgmm never flips the flag)."""
+    return np.dtype(jnp.result_type(float))
+
+
+def check_array(X, *, name="X", dtype=None, estimator="GaussianMixture"):
+    """Validate a 2-D numeric array and convert it to the compute dtype.
+
+    Raises ValueError (wrong ndim, empty, NaN or infinity, non-numeric strings) or TypeError
+    (complex numbers, objects that are not numbers) with a message naming the problem.
+    """
+    dtype = default_float_dtype() if dtype is None else np.dtype(dtype)
+    if isinstance(X, jax.Array):
+        X = np.asarray(X)
+    array = np.asarray(X)
+    if np.iscomplexobj(array):
+        raise TypeError(f"Complex data not supported: {name} has dtype {array.dtype}; "
+                        f"{estimator} needs real numbers.")
+    if array.dtype.kind not in "biuf":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name} must contain numbers; converting its {array.dtype} "
+                             f"entries to float failed: {err}") from None
+    if array.ndim != 2:
+        if array.ndim == 1:
+            raise ValueError(
+                f"Expected 2D array, got 1D array instead: {name}.shape={array.shape}. Reshape "
+                f"your data either using array.reshape(-1, 1) if your data has a single "
+                f"feature or array.reshape(1, -1) if it contains a single sample.")
+        raise ValueError(f"Expected 2D array, got {array.ndim}D array instead "
+                         f"({name}.shape={array.shape}).")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"Found array with shape {array.shape} ({name}): at least one sample "
+                         f"and one feature are required.")
+    array = array.astype(dtype, copy=False)
+    if not np.all(np.isfinite(array)):
+        bad_rows = np.flatnonzero(~np.all(np.isfinite(array), axis=1))
+        what = "NaN" if np.isnan(array).any() else "infinity"
+        raise ValueError(f"Input {name} contains {what} in {bad_rows.size} row(s) (first: "
+                         f"{bad_rows[:5].tolist()}). Remove or impute them before fitting.")
+    if dtype == np.float32 and np.abs(array).max() > np.finfo(np.float32).max / 1e6:
+        raise ValueError(f"{name} has entries up to {np.abs(array).max():.3g}, too large for "
+                         f"float32 arithmetic; scale the data or enable float64 "
+                         f"(jax.config.update('jax_enable_x64', True)).")
+    return array
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Validate non-negative frequency weights of shape (n_samples,); None stays None."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=dtype)
+    if w.ndim == 0:
+        w = np.full(n_samples, w, dtype)
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight has shape {w.shape}, expected ({n_samples},).")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative.")
+    if w.sum() <= 0:
+        raise ValueError("sample_weight sums to zero: at least one row needs positive weight.")
+    return w
+
+
+def key_from_random_state(random_state):
+    """A JAX key from an int, None, a NumPy RandomState/Generator, or a JAX key."""
+    if isinstance(random_state, jax.Array):
+        if jnp.issubdtype(random_state.dtype, jax.dtypes.prng_key):
+            return random_state
+        if random_state.dtype == jnp.uint32 and random_state.shape == (2,):
+            return jax.random.wrap_key_data(random_state)
+        raise TypeError(f"random_state given as a JAX array must be a PRNG key, got dtype "
+                        f"{random_state.dtype} and shape {random_state.shape}.")
+    if random_state is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        seed = int(random_state)
+        if not 0 <= seed < 2 ** 32:
+            raise ValueError(f"random_state must be in [0, 2**32), got {seed}.")
+    elif isinstance(random_state, np.random.RandomState):
+        seed = int(random_state.randint(2 ** 31 - 1))
+    elif isinstance(random_state, np.random.Generator):
+        seed = int(random_state.integers(2 ** 31 - 1))
+    else:
+        raise TypeError(f"random_state must be None, an int, a numpy RandomState or Generator, "
+                        f"or a JAX PRNG key; got {type(random_state).__name__}.")
+    return jax.random.key(seed)
+
+
+# ----------------------------------------------------------------------- row-chunked density
+
+@functools.partial(jax.jit, static_argnames=("covariance_type",))
+def _block_log_prob_and_resp(X, params, covariance_type):
+    # X is a power-of-two block; lax.map over row chunks keeps the (rows, K, d) work bounded.
+    n, d = X.shape
+    rows = min(n, 1 << max(8, (1 << 20).bit_length() - 1 - (params.means.size - 1).bit_length()))
+    chunks = X.reshape(n // rows, rows, d)
+    log_prob, log_resp = lax.map(
+        lambda x: density.log_prob_and_responsibilities(x, params, covariance_type), chunks)
+    return log_prob.reshape(n), log_resp.reshape(n, -1)
+
+
+def _log_prob_and_resp(X, params, covariance_type, block=1 << 16):
+    """Per-row mixture log-density (N,) and log-responsibilities (N, K), NumPy out.
+
+    Rows go through in blocks padded to a power of two (at most ``block`` rows), so a handful
+    of compiled shapes serve every N and memory stays bounded.
+    """
+    n = X.shape[0]
+    size = min(block, 1 << max(0, math.ceil(math.log2(n))))
+    log_prob, log_resp = [], []
+    for start in range(0, n, size):
+        part = X[start:start + size]
+        padded = np.zeros((size, X.shape[1]), X.dtype)
+        padded[:part.shape[0]] = part
+        lp, lr = _block_log_prob_and_resp(padded, params, covariance_type)
+        log_prob.append(np.asarray(lp)[:part.shape[0]])
+        log_resp.append(np.asarray(lr)[:part.shape[0]])
+    return np.concatenate(log_prob), np.concatenate(log_resp)
+
+
+# --------------------------------------------------------------------------------- estimator
+
+class GaussianMixture:
+    """Gaussian mixture fitted by expectation-maximisation, a drop-in for
+    :class:`sklearn.mixture.GaussianMixture`.
+
+    The parameters, methods and fitted attributes are scikit-learn's; the fit runs as one
+    compiled JAX program (every restart included) on CPU, GPU or TPU. Arrays come back as
+    NumPy arrays in the compute dtype: float64 when JAX's x64 mode is enabled
+    (``jax.config.update("jax_enable_x64", True)``), float32 otherwise.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
+    tol : float, default 1e-3
+        EM stops when the per-sample mean log-likelihood changes by less than ``tol``.
+    reg_covar : float, default 1e-6
+        Non-negative regularisation added to the diagonal of the covariances.
+    max_iter : int, default 100
+    n_init : int, default 1
+        Number of initialisations; the best result is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default "kmeans"
+    weights_init : array of shape (n_components,), optional
+    means_init : array of shape (n_components, n_features), optional
+    precisions_init : array, optional
+        Shape (n_components, d, d) full, (d, d) tied, (n_components, d) diag,
+        (n_components,) spherical.
+    random_state : int, numpy RandomState or Generator, JAX PRNG key, or None
+    warm_start : bool, default False
+        Start the next ``fit`` from this fit's solution (``n_init`` is then ignored).
+    verbose : int, default 0
+        1 prints a line per fit, 2 every ``verbose_interval`` iterations. The loop runs
+        compiled, so the lines are printed when the fit returns.
+    verbose_interval : int, default 10
+    chunk_size : int, optional
+        Rows per E-step chunk (bayesgmm only); memory is O(chunk_size * K * d).
+    restart_batch_size : int, default 1
+        Restarts run this many at a time under ``vmap`` (bayesgmm only); see
+        :func:`bayesgmm.fit_em`.
+
+    Attributes
+    ----------
+    weights_ : ndarray, shape (n_components,)
+    means_ : ndarray, shape (n_components, n_features)
+    covariances_, precisions_, precisions_cholesky_ : ndarray
+        Shapes as ``precisions_init``.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Per-sample mean log-likelihood of the best run at its last E-step.
+    lower_bounds_ : ndarray, shape (n_iter_,)
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
+                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
+                 means_init=None, precisions_init=None, random_state=None, warm_start=False,
+                 verbose=0, verbose_interval=10, chunk_size=None, restart_batch_size=1):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+        self.restart_batch_size = restart_batch_size
+
+    # -- scikit-learn's parameter protocol (so clone, Pipeline and GridSearchCV work)
+
+    @classmethod
+    def _get_param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return sorted(p.name for p in signature.parameters.values()
+                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep=True):
+        """Constructor parameters as a dict (``deep`` is accepted for compatibility)."""
+        del deep
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters; unknown names raise ValueError."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for estimator "
+                                 f"{type(self).__name__}. Valid parameters are: {valid}.")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = {p.name: p.default
+                    for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
+                   if not _same(value, defaults.get(name))]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    # -- validation
+
+    def _check_parameters(self):
+        def check_int(name, low):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+                raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be an "
+                                 f"integer >= {low}.")
+
+        def check_real(name):
+            value = getattr(self, name)
+            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                    or not math.isfinite(value) or value < 0):
+                raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be a "
+                                 f"finite non-negative number.")
+
+        check_int("n_components", 1)
+        check_int("n_init", 1)
+        check_int("max_iter", 0)
+        check_int("verbose", 0)
+        check_int("verbose_interval", 1)
+        check_int("restart_batch_size", 1)
+        if self.chunk_size is not None:
+            check_int("chunk_size", 1)
+        check_real("tol")
+        check_real("reg_covar")
+        check_covariance_type(self.covariance_type)
+        if self.init_params not in INIT_METHODS:
+            raise ValueError(f"Invalid value for 'init_params': {self.init_params!r}; "
+                             f"'init_params' should be in {list(INIT_METHODS)}")
+
+    def _check_initial_parameters(self, n_features, dtype):
+        k, family = self.n_components, FAMILIES[self.covariance_type]
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = _check_shape(self.weights_init, (k,), "weights_init", dtype)
+            if np.any(weights < 0) or np.any(weights > 1):
+                raise ValueError(f"The parameter 'weights_init' should be in the range [0, 1], "
+                                 f"but got min value {weights.min():.5f}, max value "
+                                 f"{weights.max():.5f}")
+            if not np.allclose(weights.sum(), 1.0, atol=1e-6 if dtype == np.float32 else 1e-8):
+                raise ValueError(f"The parameter 'weights_init' should be normalized, but got "
+                                 f"sum(weights) = {weights.sum():.5f}")
+        if self.means_init is not None:
+            means = _check_shape(self.means_init, (k, n_features), "means_init", dtype)
+        if self.precisions_init is not None:
+            precisions = _check_shape(self.precisions_init, family.shape(k, n_features),
+                                      "precisions_init", dtype)
+            _check_precisions(precisions, self.covariance_type)
+        return weights, means, precisions
+
+    # -- fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like, shape (n_samples,), optional
+            Non-negative frequency weights (scikit-learn's GaussianMixture has none).
+
+        Returns
+        -------
+        self
+        """
+        del y
+        self._check_parameters()
+        X = check_array(X)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                             f"{self.n_components}, n_samples = {n_samples}")
+        weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        warm = self.warm_start and hasattr(self, "precisions_cholesky_")
+        if warm:
+            self._check_n_features(X)
+            init = dict(weights_init=self.weights_, means_init=self.means_,
+                        precisions_cholesky_init=self.precisions_cholesky_)
+        else:
+            weights, means, precisions = self._check_initial_parameters(n_features, X.dtype)
+            init = dict(weights_init=weights, means_init=means, precisions_init=precisions)
+
+        start = time.perf_counter()
+        result = em.fit_em(
+            key_from_random_state(self.random_state), X, n_components=self.n_components,
+            covariance_type=self.covariance_type, tol=self.tol, reg_covar=self.reg_covar,
+            max_iter=self.max_iter, n_init=1 if warm else self.n_init,
+            init_params=self.init_params, sample_weight=weight, chunk_size=self.chunk_size,
+            restart_batch_size=self.restart_batch_size, **init)
+        self._set_fitted(result, n_features, X.dtype)
+        self._report(result, time.perf_counter() - start)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then label every row by its most responsible component.
+
+        Equals ``fit(X).predict(X)``: the labels come from a final E-step with the fitted
+        parameters.
+        """
+        return self.fit(X, y, sample_weight=sample_weight).predict(X)
+
+    def _set_fitted(self, result, n_features, dtype):
+        family = FAMILIES[self.covariance_type]
+        params = jax.tree.map(lambda a: np.asarray(a, dtype), result.params)
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.precisions_cholesky_ = params.precisions_cholesky
+        self.precisions_ = np.asarray(family.precisions(result.params.precisions_cholesky),
+                                      dtype)
+        self.covariances_ = np.asarray(family.covariances(result.params.precisions_cholesky),
+                                       dtype)
+        self.n_iter_ = int(result.n_iter)
+        self.converged_ = bool(result.converged)
+        self.lower_bound_ = float(result.lower_bound)
+        self.lower_bounds_ = np.asarray(result.lower_bounds)[:self.n_iter_]
+        self.n_features_in_ = n_features
+        self._restart_lower_bounds = np.asarray(result.restart_lower_bounds)
+
+    def _report(self, result, seconds):
+        failed = int(np.sum(np.isnan(self._restart_lower_bounds)))
+        if failed:
+            warnings.warn(
+                f"{failed} of {self._restart_lower_bounds.size} initialisations failed "
+                f"(a covariance lost positive definiteness) and were discarded; increase "
+                f"reg_covar or scale the data if this recurs.", ConvergenceWarning, stacklevel=3)
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning, stacklevel=3)
+        if self.verbose >= 2:
+            previous = -np.inf
+            for i, bound in enumerate(self.lower_bounds_, start=1):
+                if i % self.verbose_interval == 0:
+                    print(f"  Iteration {i}\t lower bound {bound:.6f}\t ll change "
+                          f"{bound - previous:.6f}")
+                previous = bound
+        if self.verbose >= 1:
+            state = "converged" if self.converged_ else "did not converge"
+            print(f"Fit {state} after {self.n_iter_} iterations in {seconds:.3f} s "
+                  f"(lower bound {self.lower_bound_:.6f}).")
+
+    # -- using a fitted model
+
+    def _check_is_fitted(self):
+        if not hasattr(self, "precisions_cholesky_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                f"appropriate arguments before using this estimator.")
+
+    def _check_n_features(self, X):
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+
+    def _params(self):
+        return GMMParams(jnp.asarray(self.weights_), jnp.asarray(self.means_),
+                         jnp.asarray(self.precisions_cholesky_))
+
+    def _evaluate(self, X):
+        self._check_is_fitted()
+        X = check_array(X, dtype=self.means_.dtype)
+        self._check_n_features(X)
+        return _log_prob_and_resp(X, self._params(), self.covariance_type)
+
+    def score_samples(self, X):
+        """Log-density of every row under the mixture, shape (n_samples,)."""
+        return self._evaluate(X)[0]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-density of the rows (weighted by ``sample_weight`` if given)."""
+        del y
+        log_prob = self.score_samples(X)
+        weight = check_sample_weight(sample_weight, log_prob.shape[0], log_prob.dtype)
+        return float(np.average(log_prob, weights=weight))
+
+    def predict_proba(self, X):
+        """Responsibilities ``p(component | x)``, shape (n_samples, n_components)."""
+        return np.exp(self._evaluate(X)[1])
+
+    def predict(self, X):
+        """Most responsible component of every row, shape (n_samples,)."""
+        return np.argmax(self._evaluate(X)[1], axis=1)
+
+    def sample(self, n_samples=1):
+        """Draw ``n_samples`` rows from the fitted mixture.
+
+        Returns
+        -------
+        X : ndarray, shape (n_samples, n_features)
+        y : ndarray of int, shape (n_samples,)
+            Component labels, sorted ascending as scikit-learn returns them.
+        """
+        self._check_is_fitted()
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}; it must be an "
+                             f"integer >= 1.")
+        X, y = density.sample(key_from_random_state(self.random_state), self._params(),
+                              self.covariance_type, int(n_samples))
+        order = np.argsort(np.asarray(y), kind="stable")
+        return np.asarray(X)[order], np.asarray(y)[order]
+
+    def _n_parameters(self):
+        return _n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better)."""
+        n = np.asarray(X).shape[0]
+        return -2 * self.score(X) * n + 2 * self._n_parameters()
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return a is b
+    return type(a) is type(b) and a == b
+
+
+def _check_shape(value, shape, name, dtype):
+    array = np.asarray(value, dtype=dtype)
+    if array.shape != tuple(shape):
+        raise ValueError(f"The parameter '{name}' should have the shape {tuple(shape)}, but got "
+                         f"{array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
+    return array
+
+
+def _check_precisions(precisions, covariance_type):
+    if covariance_type in ("diag", "spherical"):
+        if np.any(precisions <= 0):
+            raise ValueError(f"'{covariance_type} precision' should be positive")
+        return
+    matrices = precisions.reshape((-1,) + precisions.shape[-2:])
+    for matrix in matrices:
+        if not np.allclose(matrix, matrix.T) or np.any(np.linalg.eigvalsh(matrix) <= 0):
+            raise ValueError(f"'{covariance_type} precision' should be symmetric, "
+                             f"positive-definite")
+
+
+__all__ = ["COVARIANCE_TYPES", "ConvergenceWarning", "GaussianMixture", "NotFittedError"]

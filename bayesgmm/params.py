@@ -1,0 +1,62 @@
+"""Mixture parameters as a pytree, and conversions between covariance parameterisations."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from bayesgmm import covariance
+
+
+class GMMParams(NamedTuple):
+    """Parameters of a Gaussian mixture with ``K`` components in ``d`` dimensions.
+
+    Attributes
+    ----------
+    weights : array, shape (K,)
+        Mixing proportions, non-negative, summing to one.
+    means : array, shape (K, d)
+        Component means.
+    precisions_cholesky : array
+        Cholesky factors of the precision matrices, exactly as scikit-learn's
+        ``precisions_cholesky_``; the shape depends on the covariance type (see
+        :mod:`bayesgmm.covariance`). The covariance type itself is never stored here: it is
+        a static Python string passed alongside.
+    """
+
+    weights: jax.Array
+    means: jax.Array
+    precisions_cholesky: jax.Array
+
+
+def from_covariances(weights, means, covariances, covariance_type):
+    """Build :class:`GMMParams` from covariances (shapes as in :mod:`bayesgmm.covariance`)."""
+    family = covariance.FAMILIES[covariance_type]
+    return GMMParams(jnp.asarray(weights), jnp.asarray(means),
+                     family.precisions_cholesky(jnp.asarray(covariances)))
+
+
+def from_precisions(weights, means, precisions, covariance_type):
+    """Build :class:`GMMParams` from precision matrices (the inverse covariances)."""
+    family = covariance.FAMILIES[covariance_type]
+    return GMMParams(jnp.asarray(weights), jnp.asarray(means),
+                     family.precisions_cholesky_from_precisions(jnp.asarray(precisions)))
+
+
+def covariances(params, covariance_type):
+    """Covariance matrices of ``params``; shape as in :mod:`bayesgmm.covariance`."""
+    return covariance.FAMILIES[covariance_type].covariances(params.precisions_cholesky)
+
+
+def precisions(params, covariance_type):
+    """Precision matrices of ``params``; shape as in :mod:`bayesgmm.covariance`."""
+    return covariance.FAMILIES[covariance_type].precisions(params.precisions_cholesky)
+
+
+def scale_tril(params, covariance_type):
+    """Lower Cholesky factors of the covariances, shape (K, d, d) for every type.
+
+    This is the parameterisation NumPyro's ``MultivariateNormal(scale_tril=...)`` takes.
+    """
+    return covariance.FAMILIES[covariance_type].scale_tril(
+        params.precisions_cholesky, params.means.shape)

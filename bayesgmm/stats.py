@@ -1,0 +1,140 @@
+"""Sufficient statistics of a Gaussian mixture, computed chunk by chunk over the data.
+
+The statistics form a monoid (``zero``, ``add``): one EM iteration maps chunks of rows to
+statistics, adds them up, and turns the sum into parameters. The same reduction serves a loop
+over chunks on one device, a sample-sharded array (XLA inserts the all-reduce), and a host loop
+over data too large for memory.
+
+Second moments are taken around a per-component shift (the current means), so that float32
+keeps its accuracy on data far from the origin or clusters far from each other.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from bayesgmm.covariance import FAMILIES
+from bayesgmm.params import GMMParams
+
+
+class SuffStats(NamedTuple):
+    """Weighted sufficient statistics around a shift ``m`` (shape (K, d)).
+
+    Attributes
+    ----------
+    n_k : array, shape (K,)
+        ``sum_n w_n r_nk``.
+    sum_x : array, shape (K, d)
+        ``sum_n w_n r_nk (x_n - m_k)``.
+    sum_xx : array
+        ``sum_n w_n r_nk (x_n - m_k)(x_n - m_k)^T``, reduced to the covariance family's shape:
+        (K, d, d) full, (d, d) tied (summed over k), (K, d) diag and spherical (diagonal only).
+    log_lik : array, shape ()
+        ``sum_n w_n log p(x_n)`` under the parameters the responsibilities came from.
+    weight : array, shape ()
+        ``sum_n w_n`` (the number of rows when unweighted).
+    """
+
+    n_k: jax.Array
+    sum_x: jax.Array
+    sum_xx: jax.Array
+    log_lik: jax.Array
+    weight: jax.Array
+
+
+def add(a, b):
+    """Sum of two statistics (the monoid operation)."""
+    return jax.tree.map(jnp.add, a, b)
+
+
+def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, log_lik=0.0):
+    """Statistics of one chunk of rows.
+
+    Parameters
+    ----------
+    X : array, shape (N, d)
+    resp : array, shape (N, K)
+        Responsibilities (soft or one-hot assignments).
+    shift : array, shape (K, d)
+        Centre of the moments, usually the means the responsibilities were computed with.
+    covariance_type : str, static
+    sample_weight : array, shape (N,), optional
+    log_lik : array, shape ()
+        Already weighted ``sum_n w_n log p(x_n)`` of the chunk, carried along.
+    """
+    if sample_weight is not None:
+        resp = resp * sample_weight[:, None]
+        weight = jnp.sum(sample_weight)
+    else:
+        weight = jnp.asarray(X.shape[0], X.dtype)
+    weighted_diff = resp[:, :, None] * (X[:, None, :] - shift[None, :, :])
+    second = FAMILIES[covariance_type].second_moment(weighted_diff, X, shift)
+    return SuffStats(resp.sum(0), weighted_diff.sum(0), second,
+                     jnp.asarray(log_lik, X.dtype), weight)
+
+
+def m_step(total, shift, covariance_type, reg_covar):
+    """Maximum-likelihood parameters from statistics taken around ``shift`` (shape (K, d)).
+
+    As scikit-learn, ``10 * eps`` is added to every ``n_k`` so that an empty component gives
+    finite (if meaningless) parameters instead of a division by zero.
+
+    Returns
+    -------
+    GMMParams
+        ``precisions_cholesky`` is NaN where a covariance is not positive definite; callers
+        check finiteness once the values are concrete.
+    """
+    family = FAMILIES[covariance_type]
+    n_k = total.n_k + 10 * jnp.finfo(total.n_k.dtype).eps
+    mean_shift = total.sum_x / n_k[:, None]
+    covariances = family.estimate(n_k, mean_shift, total.sum_xx, reg_covar)
+    return GMMParams(n_k / n_k.sum(), shift + mean_shift, family.precisions_cholesky(covariances))
+
+
+def reduce_chunks(chunk_fn, X, sample_weight, chunk_size):
+    """Sum ``chunk_fn(index, X_chunk, weight_chunk)`` over consecutive row chunks of ``X``.
+
+    No array larger than one chunk's worth of per-row work is formed: full chunks are read with
+    ``dynamic_slice`` inside a ``fori_loop`` (no padded copy of the data), and the remainder is
+    one more static slice.
+
+    Parameters
+    ----------
+    chunk_fn : callable
+        ``(index: int32 scalar, X_chunk (c, d), weight_chunk (c,) or None) -> pytree``.
+    X : array, shape (N, d)
+    sample_weight : array, shape (N,), or None
+    chunk_size : int, static
+    """
+    n_samples = X.shape[0]
+    n_full, remainder = divmod(n_samples, chunk_size)
+
+    def chunk(start, size):
+        weights = (None if sample_weight is None
+                   else lax.dynamic_slice_in_dim(sample_weight, start, size))
+        return lax.dynamic_slice_in_dim(X, start, size), weights
+
+    total = None
+    if n_full:
+        def body(i, acc):
+            return jax.tree.map(jnp.add, acc, chunk_fn(i, *chunk(i * chunk_size, chunk_size)))
+        shapes = jax.eval_shape(chunk_fn, jnp.int32(0), *chunk(0, chunk_size))
+        zero = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        total = lax.fori_loop(0, n_full, body, zero)
+    if remainder:
+        last = chunk_fn(jnp.int32(n_full), *chunk(n_full * chunk_size, remainder))
+        total = last if total is None else jax.tree.map(jnp.add, total, last)
+    return total
+
+
+def default_chunk_size(n_samples, n_components, n_features):
+    """Rows per chunk: about 2**17 entries of (rows, K, d) work, so a chunk stays in cache.
+
+    Measured on a 2-core CPU (N = 1e6, d = K = 16): 512 to 2048 rows per chunk were within
+    the noise of each other; 256 rows were 1.5x slower (loop overhead).
+    """
+    rows = max(256, (1 << 17) // max(1, n_components * n_features))
+    return int(min(n_samples, rows))
