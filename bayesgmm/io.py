@@ -142,3 +142,108 @@ def to_bytes(model):
     buffer = _io.BytesIO()
     save(buffer, model)
     return buffer.getvalue()
+
+
+def load_table(path, columns=None):
+    """Read a numeric table from a ``.csv`` (header row optional) or ``.npy`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+    columns : sequence of str or int, optional
+        Columns to keep, by header name or 0-based position; default all.
+
+    Returns
+    -------
+    X : ndarray, shape (n_samples, n_features), float64
+    names : tuple of str
+        Column names (``x0, x1, ...`` where the file has none).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        For an unknown column, a column that is not numeric (named, with the first offending
+        line), rows with missing values (how many, and which), or an unsupported suffix.
+    """
+    import csv
+    import pathlib
+
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No such file: {path}")
+    if path.suffix == ".npy":
+        X = np.load(path, allow_pickle=False)
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2:
+            raise ValueError(f"{path}: expected a 2-D array, got shape {X.shape}.")
+        names = [f"x{i}" for i in range(X.shape[1])]
+        rows = None
+    elif path.suffix in (".csv", ".txt"):
+        with path.open(newline="") as f:
+            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+        if not rows:
+            raise ValueError(f"{path}: the file is empty.")
+        has_header = not all(_is_number(cell) or not cell.strip() for cell in rows[0])
+        names = [c.strip() for c in rows[0]] if has_header else [f"x{i}"
+                                                                 for i in range(len(rows[0]))]
+        first_line = 2 if has_header else 1
+        rows = rows[1:] if has_header else rows
+        X = None
+    else:
+        raise ValueError(f"{path}: unsupported file type {path.suffix!r}; use .csv or .npy.")
+
+    if columns is not None:
+        keep = []
+        for c in columns:
+            if isinstance(c, int) or (isinstance(c, str) and c.isdigit() and c not in names):
+                index = int(c)
+                if not 0 <= index < len(names):
+                    raise ValueError(f"{path}: column {index} out of range; the file has "
+                                     f"{len(names)} columns.")
+            elif c in names:
+                index = names.index(c)
+            else:
+                raise ValueError(f"{path}: no column {c!r}; columns are {', '.join(names)}.")
+            keep.append(index)
+    else:
+        keep = list(range(len(names)))
+
+    if X is None:  # CSV: convert column by column so that errors can name the column
+        X = np.empty((len(rows), len(keep)))
+        for j, index in enumerate(keep):
+            for i, row in enumerate(rows):
+                cell = row[index].strip() if index < len(row) else ""
+                if cell == "" or cell.lower() in ("na", "nan", "null"):
+                    X[i, j] = np.nan
+                elif _is_number(cell):
+                    X[i, j] = float(cell)
+                else:
+                    raise ValueError(f"{path}: column {names[index]!r} is not numeric (line "
+                                     f"{i + first_line}: {cell!r}); choose numeric columns "
+                                     f"with --columns.")
+        line_of = lambda i: i + first_line  # noqa: E731
+    else:
+        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+            raise ValueError(f"{path}: the array has dtype {X.dtype}; a real numeric array "
+                             f"is needed.")
+        X = X[:, keep].astype(np.float64)
+        line_of = lambda i: i  # noqa: E731
+    missing = np.flatnonzero(~np.all(np.isfinite(X), axis=1))
+    if missing.size:
+        where = ", ".join(str(line_of(i)) for i in missing[:10])
+        unit = "lines" if rows is not None else "rows"
+        raise ValueError(f"{path}: {missing.size} row(s) have missing or non-finite values "
+                         f"({unit} {where}{', ...' if missing.size > 10 else ''}); remove or "
+                         f"impute them.")
+    return X, tuple(names[i] for i in keep)
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

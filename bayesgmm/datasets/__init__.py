@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from bayesgmm.io import _is_number
+
 DATASETS = ("faithful", "iris", "galaxy", "acidity", "enzyme")
 
 
@@ -55,11 +57,3 @@ def load(name):
     labels = [i for i in range(len(header)) if i not in numeric]
     target = np.array([row[labels[0]] for row in rows]) if labels else None
     return Dataset(data, tuple(header[i] for i in numeric), target)
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
