@@ -70,3 +70,14 @@ def plot_fit(X, model, *, feature_names=None, ax=None, title=None):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def save_figure(fig, out_dir, filename, dpi=120):
+    """Lay out ``fig``, write it to ``out_dir/filename`` (creating the folder), and return
+    the path."""
+    import pathlib
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out / filename, dpi=dpi)
+    return out / filename

@@ -8,11 +8,11 @@ Usage: python examples/density_outliers.py [--out DIR] [--seed S] [--quantile Q]
 """
 
 import argparse
-import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture, datasets
+from bayesgmm.plots import require_matplotlib, save_figure
 
 
 def main(args):
@@ -30,9 +30,7 @@ def main(args):
         print(f"  {tag:>8} eruption {candidates[i, 0]:.1f} min, waiting {candidates[i, 1]:.0f} "
               f"min: log-density {log_density[i]:.2f}")
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_matplotlib()
     xx, yy = np.meshgrid(np.linspace(0.5, 6.5, 200), np.linspace(35, 115, 200))
     grid = np.column_stack([xx.ravel(), yy.ravel()])
     zz = model.score_samples(grid).reshape(xx.shape)
@@ -46,11 +44,7 @@ def main(args):
     ax.set_xlabel("eruption (min)")
     ax.set_ylabel("waiting (min)")
     ax.legend(loc="upper left")
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out / "density_outliers.png", dpi=120)
-    print(f"figure: {out / 'density_outliers.png'}")
+    print(f"figure: {save_figure(fig, args.out, 'density_outliers.png', dpi=120)}")
 
 
 if __name__ == "__main__":

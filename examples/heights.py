@@ -8,11 +8,11 @@ Usage: python examples/heights.py [--out DIR] [--seed S]
 """
 
 import argparse
-import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture
+from bayesgmm.plots import require_matplotlib, save_figure
 
 
 def normal_pdf(x, mean, sd):
@@ -38,9 +38,7 @@ def main(args):
         print(f"{h:.0f} cm: P(shorter group) = {p_short:.2f}, P(taller group) = {p_tall:.2f}"
               f"   (true parameters: P(women) = {t_short:.2f})")
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_matplotlib()
     grid = np.linspace(140, 205, 400)[:, None]
     density = np.exp(model.score_samples(grid))
     parts = model.predict_proba(grid) * density[:, None]
@@ -59,11 +57,7 @@ def main(args):
     bottom.set_xlabel("height (cm)")
     bottom.set_ylabel("responsibility")
     bottom.legend()
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out / "heights.png", dpi=120)
-    print(f"figure: {out / 'heights.png'}")
+    print(f"figure: {save_figure(fig, args.out, 'heights.png', dpi=120)}")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,11 @@ Usage: python examples/iris_soft_clustering.py [--out DIR] [--seed S] [--thresho
 """
 
 import argparse
-import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture, datasets
+from bayesgmm.plots import require_matplotlib, save_figure
 
 
 def main(args):
@@ -29,9 +29,7 @@ def main(args):
     for i in unsure:
         print(f"  row {i:3d} ({species[i]}): " + ", ".join(f"{p:.2f}" for p in resp[i]))
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(7, 5))
     ax.scatter(X[:, 2], X[:, 3], c=labels, cmap="viridis", s=15 + 60 * (1 - confidence),
                alpha=0.4 + 0.6 * confidence, edgecolor="none")
@@ -43,11 +41,7 @@ def main(args):
     ax.set_ylabel(iris.feature_names[3] + " (cm)")
     ax.set_title("Iris: GMM soft clustering (colour = label, fading = uncertainty)")
     ax.legend(loc="upper left")
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out / "iris_soft_clustering.png", dpi=120)
-    print(f"figure: {out / 'iris_soft_clustering.png'}")
+    print(f"figure: {save_figure(fig, args.out, 'iris_soft_clustering.png', dpi=120)}")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ Usage: python examples/sampling.py [--out DIR] [--seed S]
 """
 
 import argparse
-import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture, datasets
+from bayesgmm.plots import require_matplotlib, save_figure
 
 
 def main(args):
@@ -25,9 +25,7 @@ def main(args):
     print("draws per component:", np.bincount(component, minlength=3),
           " weights:", np.round(model.weights_, 3))
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require_matplotlib()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharex=True, sharey=True)
     axes[0].scatter(X[:, 0], X[:, 1], s=10, color="k")
     axes[0].set_title("observed (272 eruptions)")
@@ -36,11 +34,7 @@ def main(args):
     for ax in axes:
         ax.set_xlabel("eruption (min)")
     axes[0].set_ylabel("waiting (min)")
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out / "sampling.png", dpi=110)
-    print(f"figure: {out / 'sampling.png'}")
+    print(f"figure: {save_figure(fig, args.out, 'sampling.png', dpi=110)}")
 
 
 if __name__ == "__main__":
