@@ -3,9 +3,15 @@
 One iteration is one pass over the data in row chunks (E-step and sufficient statistics
 together), then an M-step from the summed statistics. The loop is a ``lax.while_loop`` with
 scikit-learn's stopping rule; ``n_init`` restarts run inside the same compiled program.
+
+:func:`fit_restarts` is the traceable core (no validation, no jit) that :func:`fit_em` compiles;
+model selection and batched fitting compile it under their own ``lax.map``/``vmap``. Its
+``n_active`` argument pads a fit: only the first ``n_active`` of ``n_components`` components
+exist, the rest have weight exactly zero (so the shared density gives them ``-inf``, they take
+no responsibility and add nothing to the statistics), which lets one compiled program fit
+every K of a sweep.
 """
 
-import functools
 from typing import NamedTuple
 
 import jax
@@ -71,11 +77,12 @@ def e_step_statistics(X, params, covariance_type, *, sample_weight=None, chunk_s
 
 
 def em_iterations(X, params, covariance_type, *, tol, reg_covar, max_iter, chunk_size,
-                  sample_weight=None):
+                  sample_weight=None, component_mask=None):
     """Run EM from ``params`` until the lower bound changes by less than ``tol``.
 
     Stops early if the lower bound becomes NaN (a covariance lost positive definiteness), so
-    that a failed fit costs one iteration, not ``max_iter``.
+    that a failed fit costs one iteration, not ``max_iter``. ``component_mask`` (bool, shape
+    (K,)) keeps padded components at weight zero (see :func:`bayesgmm.stats.m_step`).
 
     Returns
     -------
@@ -93,7 +100,8 @@ def em_iterations(X, params, covariance_type, *, tol, reg_covar, max_iter, chunk
         total = e_step_statistics(X, params, covariance_type, sample_weight=sample_weight,
                                   chunk_size=chunk_size)
         new_bound = total.log_lik / total.weight
-        new_params = stats.m_step(total, params.means, covariance_type, reg_covar)
+        new_params = stats.m_step(total, params.means, covariance_type, reg_covar,
+                                  component_mask=component_mask)
         converged = jnp.abs(new_bound - lower_bound) < tol
         return new_params, new_bound, n_iter + 1, trace.at[n_iter].set(new_bound), converged
 
@@ -101,12 +109,40 @@ def em_iterations(X, params, covariance_type, *, tol, reg_covar, max_iter, chunk
     return lax.while_loop(cond, body, start)
 
 
-@functools.partial(jax.jit, static_argnames=(
-    "n_components", "covariance_type", "max_iter", "n_init", "init_params", "chunk_size",
-    "restart_batch_size", "has_init"))
-def _fit_em(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init, tol,
-            reg_covar, *, n_components, covariance_type, max_iter, n_init, init_params,
-            chunk_size, restart_batch_size, has_init):
+def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init,
+                 tol, reg_covar, n_active=None, *, n_components, covariance_type, max_iter,
+                 n_init, init_params, chunk_size, restart_batch_size, has_init):
+    """The whole EM fit, best of ``n_init`` restarts, as a traceable function (no jit).
+
+    :func:`fit_em` validates its input and compiles this; :mod:`bayesgmm.selection` and
+    :mod:`bayesgmm.resampling` compile it under ``lax.map``/``vmap`` over K or data sets.
+
+    Parameters
+    ----------
+    key : jax.random key
+        Restart ``i`` initialises from ``split(key, n_init)[i]``.
+    X : array, shape (N, d)
+    sample_weight : array, shape (N,), or None
+    weights_init, means_init, precisions_cholesky_init : arrays or None
+        Shapes (K,), (K, d) and as in :mod:`bayesgmm.covariance`; each one given replaces the
+        initialiser's. With padding, a given ``weights_init`` must be zero on padded components.
+    tol, reg_covar : float arrays, shape ()
+    n_active : int array, shape (), optional
+        Number of components that exist; the remaining ``n_components - n_active`` are
+        padding with weight exactly zero, excluded from the statistics and the likelihood.
+        ``None`` (the default) is the ordinary unpadded fit, and the result for the active
+        components equals the unpadded fit with ``n_components = n_active`` and the same key
+        (initialisations ``kmeans``, ``k-means++``, ``random_from_data``).
+    n_components, covariance_type, max_iter, n_init, init_params, chunk_size,
+    restart_batch_size, has_init : static
+        As :func:`fit_em`; ``has_init`` says that all three initial parameters are given.
+
+    Returns
+    -------
+    EMResult
+        Parameters with ``n_components`` components (padded ones have weight 0). Failed
+        restarts are not reported as errors here: check ``lower_bound`` for NaN.
+    """
     # EM is translation-equivariant: centre once so that float32 keeps its digits on data far
     # from the origin, and shift the means back at the end.
     weight = jnp.ones(X.shape[0], X.dtype) if sample_weight is None else sample_weight
@@ -114,6 +150,7 @@ def _fit_em(key, X, sample_weight, weights_init, means_init, precisions_cholesky
     X = X - shift
     user_init = (weights_init, None if means_init is None else means_init - shift,
                  precisions_cholesky_init)
+    mask = None if n_active is None else jnp.arange(n_components) < n_active
 
     def one_restart(restart_key):
         if has_init:  # every parameter given: nothing to draw
@@ -121,11 +158,12 @@ def _fit_em(key, X, sample_weight, weights_init, means_init, precisions_cholesky
         else:
             params = init.initialize(restart_key, X, n_components, covariance_type,
                                      method=init_params, reg_covar=reg_covar,
-                                     chunk_size=chunk_size, sample_weight=sample_weight)
+                                     chunk_size=chunk_size, sample_weight=sample_weight,
+                                     n_active=n_active)
             params = GMMParams(*(p if u is None else u for p, u in zip(params, user_init)))
         return em_iterations(X, params, covariance_type, tol=tol, reg_covar=reg_covar,
                              max_iter=max_iter, chunk_size=chunk_size,
-                             sample_weight=sample_weight)
+                             sample_weight=sample_weight, component_mask=mask)
 
     keys = jax.random.split(key, n_init)
     params, bounds, n_iters, traces, converged = lax.map(one_restart, keys,
@@ -137,6 +175,11 @@ def _fit_em(key, X, sample_weight, weights_init, means_init, precisions_cholesky
     best_params = best_params._replace(means=best_params.means + shift)
     return EMResult(best_params, bounds[best], traces[best], n_iters[best], converged[best],
                     jnp.where(finite, bounds, jnp.nan))
+
+
+_fit_em = jax.jit(fit_restarts, static_argnames=(
+    "n_components", "covariance_type", "max_iter", "n_init", "init_params", "chunk_size",
+    "restart_batch_size", "has_init"))
 
 
 FIT_FAILED_MESSAGE = (

@@ -21,7 +21,34 @@ def _squared_distances(X, sq_norms, centers):
     return jnp.maximum(d2, 0.0)
 
 
-def kmeans_plusplus(key, X, n_components, *, sample_weight=None, n_local_trials=None):
+def _local_trials(n_components):
+    return 2 + int(math.log(n_components))
+
+
+def _trial_uniforms(key, n_components, n_active, n_local_trials, dtype):
+    """Uniform draws of one k-means++ step, and a mask of the candidates actually tried.
+
+    Unmasked: ``n_local_trials`` draws. Masked (``n_active`` traced): the draws a fit with
+    ``n_active`` components would make, so that a padded fit seeds exactly as the unpadded
+    one. The number of draws changes the random bits, so each of the few distinct trial counts
+    up to ``n_components`` is drawn at its own shape and the one for ``n_active`` is selected.
+    """
+    if n_active is None or n_local_trials is not None:
+        count = _local_trials(n_components) if n_local_trials is None else n_local_trials
+        return jax.random.uniform(key, (count,), dtype=dtype), jnp.ones(count, bool)
+    counts = sorted({_local_trials(k) for k in range(1, n_components + 1)})
+    width = counts[-1]
+    table = jnp.array([_local_trials(k) for k in range(1, n_components + 1)], jnp.int32)
+    count = table[n_active - 1]
+    draws = jnp.zeros(width, dtype)
+    for c in counts:
+        padded = jnp.pad(jax.random.uniform(key, (c,), dtype=dtype), (0, width - c))
+        draws = jnp.where(count == c, padded, draws)
+    return draws, jnp.arange(width) < count
+
+
+def kmeans_plusplus(key, X, n_components, *, sample_weight=None, n_local_trials=None,
+                    n_active=None):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007), as scikit-learn does it.
 
     Parameters
@@ -32,42 +59,63 @@ def kmeans_plusplus(key, X, n_components, *, sample_weight=None, n_local_trials=
     sample_weight : array, shape (N,), optional
     n_local_trials : int, optional
         Candidates tried per centre; default ``2 + int(log(n_components))``.
+    n_active : int array, shape (), optional
+        Seed only the first ``n_active`` centres (the rest are padding, see
+        :func:`initialize`), exactly as an unpadded call with ``n_components = n_active``
+        and the same key would (default trial count then follows ``n_active``).
 
     Returns
     -------
     indices : int array, shape (K,)
-        Rows of ``X`` chosen as centres.
+        Rows of ``X`` chosen as centres; entries from ``n_active`` on are 0.
     """
     n_samples = X.shape[0]
-    if n_local_trials is None:
-        n_local_trials = 2 + int(math.log(n_components))
     w = jnp.ones(n_samples, X.dtype) if sample_weight is None else sample_weight
     sq_norms = jnp.sum(X * X, axis=1)
     key, first_key = jax.random.split(key)
     first = jax.random.categorical(first_key, jnp.log(w))
     closest = _squared_distances(X, sq_norms, X[first][None])[:, 0]
-    indices = jnp.zeros(n_components, jnp.int32).at[0].set(first)
+    # Row indices are int64 under x64: store them as int32 explicitly (a silent downcast in
+    # a scatter is deprecated in JAX).
+    indices = jnp.zeros(n_components, jnp.int32).at[0].set(first.astype(jnp.int32))
 
     def add_center(c, carry):
         indices, closest = carry
         weighted = w * closest
         cumulative = jnp.cumsum(weighted)
-        draws = jax.random.uniform(jax.random.fold_in(key, c), (n_local_trials,),
-                                   dtype=X.dtype) * cumulative[-1]
+        uniforms, tried = _trial_uniforms(jax.random.fold_in(key, c), n_components, n_active,
+                                          n_local_trials, X.dtype)
+        draws = uniforms * cumulative[-1]
         candidates = jnp.clip(jnp.searchsorted(cumulative, draws), 0, n_samples - 1)
         trial = jnp.minimum(closest[:, None], _squared_distances(X, sq_norms, X[candidates]))
-        best = jnp.argmin(jnp.sum(w[:, None] * trial, axis=0))
-        return indices.at[c].set(candidates[best]), trial[:, best]
+        cost = jnp.where(tried, jnp.sum(w[:, None] * trial, axis=0), jnp.inf)
+        best = jnp.argmin(cost)
+        return indices.at[c].set(candidates[best].astype(jnp.int32)), trial[:, best]
 
-    indices, _ = lax.fori_loop(1, n_components, add_center, (indices, closest))
+    # A traced upper bound turns the loop into a while_loop: padded centres cost nothing.
+    stop = n_components if n_active is None else n_active
+    indices, _ = lax.fori_loop(1, stop, add_center, (indices, closest))
     return indices
 
 
-def kmeans(key, X, n_components, *, sample_weight=None, max_iter=300, tol=1e-4, chunk_size):
+def _masked_distances(X, centers, component_mask):
+    d2 = _squared_distances(X, jnp.sum(X * X, 1), centers)
+    # Padded centres are infinitely far away, so no row is ever assigned to them.
+    return d2 if component_mask is None else jnp.where(component_mask[None, :], d2, jnp.inf)
+
+
+def _component_mask(n_components, n_active):
+    return None if n_active is None else jnp.arange(n_components) < n_active
+
+
+def kmeans(key, X, n_components, *, sample_weight=None, max_iter=300, tol=1e-4, chunk_size,
+           n_active=None):
     """Lloyd's k-means from a k-means++ seeding, with scikit-learn's stopping rule.
 
     Stops when the squared movement of the centres falls to ``tol`` times the mean feature
     variance, or after ``max_iter`` iterations. A cluster that empties keeps its old centre.
+    With ``n_active`` (int array, shape ()), only the first ``n_active`` centres exist; the
+    others never receive a row and never move.
 
     Returns
     -------
@@ -76,12 +124,14 @@ def kmeans(key, X, n_components, *, sample_weight=None, max_iter=300, tol=1e-4, 
     w = jnp.ones(X.shape[0], X.dtype) if sample_weight is None else sample_weight
     mean = jnp.sum(w[:, None] * X, 0) / jnp.sum(w)
     threshold = tol * jnp.mean(jnp.sum(w[:, None] * (X - mean) ** 2, 0) / jnp.sum(w))
-    centers = X[kmeans_plusplus(key, X, n_components, sample_weight=sample_weight)]
+    centers = X[kmeans_plusplus(key, X, n_components, sample_weight=sample_weight,
+                                n_active=n_active)]
+    mask = _component_mask(n_components, n_active)
 
     def assign(centers):
         def chunk_fn(i, X_chunk, w_chunk):
             del i
-            d2 = _squared_distances(X_chunk, jnp.sum(X_chunk * X_chunk, 1), centers)
+            d2 = _masked_distances(X_chunk, centers, mask)
             one_hot = jax.nn.one_hot(jnp.argmin(d2, axis=1), n_components, dtype=X.dtype)
             if w_chunk is not None:
                 one_hot = one_hot * w_chunk[:, None]
@@ -103,17 +153,17 @@ def kmeans(key, X, n_components, *, sample_weight=None, max_iter=300, tol=1e-4, 
 
 
 def _m_step_from(resp_fn, X, n_components, sample_weight, covariance_type, reg_covar,
-                 chunk_size):
+                 chunk_size, mask):
     shift = jnp.zeros((n_components, X.shape[1]), X.dtype)
     total = stats.reduce_chunks(
         lambda i, Xc, wc: stats.from_responsibilities(Xc, resp_fn(i, Xc), shift,
                                                       covariance_type, wc),
         X, sample_weight, chunk_size)
-    return stats.m_step(total, shift, covariance_type, reg_covar)
+    return stats.m_step(total, shift, covariance_type, reg_covar, component_mask=mask)
 
 
 def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chunk_size,
-               sample_weight=None):
+               sample_weight=None, n_active=None):
     """Initial parameters: responsibilities from ``method``, then one M-step.
 
     Parameters
@@ -131,36 +181,53 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
     reg_covar : float
     chunk_size : int, static
     sample_weight : array, shape (N,), optional
+    n_active : int array, shape (), optional
+        Only the first ``n_active`` of the ``n_components`` components exist; the rest are
+        padding (model selection fits every K in one program padded to the largest K) and
+        get weight exactly zero. ``kmeans``, ``k-means++`` and ``random_from_data`` then give
+        the same parameters for the active components as an unpadded call with
+        ``n_components = n_active`` and the same key; ``random`` draws its responsibilities
+        at the padded shape, so it starts differently (equally random) from the unpadded fit.
 
     Returns
     -------
     GMMParams
     """
     dtype = X.dtype
+    mask = _component_mask(n_components, n_active)
     if method == "kmeans":
         centers = kmeans(key, X, n_components, sample_weight=sample_weight,
-                         chunk_size=chunk_size)
+                         chunk_size=chunk_size, n_active=n_active)
 
         def resp_fn(i, Xc):
             del i
-            d2 = _squared_distances(Xc, jnp.sum(Xc * Xc, 1), centers)
+            d2 = _masked_distances(Xc, centers, mask)
             return jax.nn.one_hot(jnp.argmin(d2, axis=1), n_components, dtype=dtype)
-        return _m_step_from(resp_fn, X, n_components, sample_weight, covariance_type, reg_covar, chunk_size)
+        return _m_step_from(resp_fn, X, n_components, sample_weight, covariance_type, reg_covar,
+                            chunk_size, mask)
     if method == "random":
         def resp_fn(i, Xc):
             u = jax.random.uniform(jax.random.fold_in(key, i), (Xc.shape[0], n_components),
                                    dtype=dtype)
+            if mask is not None:
+                u = jnp.where(mask[None, :], u, 0.0)
             return u / u.sum(axis=1, keepdims=True)
-        return _m_step_from(resp_fn, X, n_components, sample_weight, covariance_type, reg_covar, chunk_size)
+        return _m_step_from(resp_fn, X, n_components, sample_weight, covariance_type, reg_covar,
+                            chunk_size, mask)
     if method == "k-means++":
-        indices = kmeans_plusplus(key, X, n_components, sample_weight=sample_weight)
+        indices = kmeans_plusplus(key, X, n_components, sample_weight=sample_weight,
+                                  n_active=n_active)
     elif method == "random_from_data":
         indices = jax.random.choice(key, X.shape[0], (n_components,), replace=False)
     else:
         raise ValueError(f"Invalid value for 'init_params': {method!r}; "
                          f"'init_params' should be in {list(INIT_METHODS)}")
     # One point per component: the point is the mean and the covariance is reg_covar * I.
+    # (jax.random.choice without replacement takes a prefix of one permutation, so the first
+    # n_active points are those an unpadded call would choose.) Padded components own no point.
     eye = jnp.eye(n_components, dtype=dtype)
+    if mask is not None:
+        eye = eye * mask[None, :]
     points = X[indices]
     return _m_step_from(lambda i, Xc: eye, points, n_components, None, covariance_type,
-                        reg_covar, n_components)
+                        reg_covar, n_components, mask)

@@ -75,11 +75,23 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
                      jnp.asarray(log_lik, X.dtype), weight)
 
 
-def m_step(total, shift, covariance_type, reg_covar):
+def m_step(total, shift, covariance_type, reg_covar, component_mask=None):
     """Maximum-likelihood parameters from statistics taken around ``shift`` (shape (K, d)).
 
     As scikit-learn, ``10 * eps`` is added to every ``n_k`` so that an empty component gives
     finite (if meaningless) parameters instead of a division by zero.
+
+    Parameters
+    ----------
+    total : SuffStats
+    shift : array, shape (K, d)
+    covariance_type : str, static
+    reg_covar : float
+    component_mask : bool array, shape (K,), optional
+        Which components exist (model selection pads every K to the largest one). Inactive
+        components get weight exactly zero, so the shared density gives them ``-inf`` and they
+        never take responsibility; their mean stays at ``shift`` and their covariance is
+        ``reg_covar * I`` (finite, never used). They add nothing to the tied covariance.
 
     Returns
     -------
@@ -89,8 +101,18 @@ def m_step(total, shift, covariance_type, reg_covar):
     """
     family = FAMILIES[covariance_type]
     n_k = total.n_k + 10 * jnp.finfo(total.n_k.dtype).eps
-    mean_shift = total.sum_x / n_k[:, None]
-    covariances = family.estimate(n_k, mean_shift, total.sum_xx, reg_covar)
+    if component_mask is None:
+        divisor = n_k
+    else:
+        # Inactive components: zero count (exactly zero weight, and no share of the tied
+        # covariance's total), but a divisor of one so that their empty statistics give a
+        # finite mean and covariance rather than 0 / 0.
+        n_k = jnp.where(component_mask, n_k, 0.0)
+        divisor = jnp.where(component_mask, n_k, 1.0)
+    mean_shift = total.sum_x / divisor[:, None]
+    # The tied family divides only by the pooled count; the others divide per component.
+    estimate_counts = n_k if family.name == "tied" else divisor
+    covariances = family.estimate(estimate_counts, mean_shift, total.sum_xx, reg_covar)
     return GMMParams(n_k / n_k.sum(), shift + mean_shift, family.precisions_cholesky(covariances))
 
 
