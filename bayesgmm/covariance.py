@@ -38,9 +38,11 @@ class CovarianceFamily(NamedTuple):
     whiten: Callable
     #: ``(precisions_cholesky, n_features) -> (K,)`` (scalar for tied): ``0.5 log det P_k``.
     log_det: Callable
-    #: ``(weighted_diff (N, K, d), X (N, d), means (K, d)) ->`` second moments of the residuals
-    #: ``sum_n r_nk (x_n - m_k)(x_n - m_k)^T`` in this family's reduced shape.
+    #: ``(weighted_diff (N, d), diff (N, d)) ->`` one component's second moment of the
+    #: residuals ``sum_n r_n (x_n - m)(x_n - m)^T``: (d, d), or its diagonal (d,).
     second_moment: Callable
+    #: ``(K, ...) per-component second moments -> this family's statistic`` (tied pools them).
+    pool: Callable
     #: ``(n_k (K,), mean_shift (K, d), second_moment, reg_covar) -> covariances``.
     estimate: Callable
     #: ``covariances -> precisions_cholesky`` (NaN where a covariance is not positive definite).
@@ -94,15 +96,6 @@ def _full_whiten(X, means, prec_chol):
     return projected - jnp.einsum("kd,kde->ke", means, prec_chol)
 
 
-def _full_second_moment(weighted_diff, X, means):
-    # sum_n r (x - m)(x - m)^T = sum_n [r (x - m)] x^T - [sum_n r (x - m)] m^T: one GEMM,
-    # whose rounding error grows with |m| / sigma, not (|m| / sigma)^2 as x x^T would.
-    n, n_components, n_features = weighted_diff.shape
-    cross = (weighted_diff.reshape(n, n_components * n_features).T @ X)
-    cross = cross.reshape(n_components, n_features, n_features)
-    return cross - jnp.einsum("kd,ke->kde", weighted_diff.sum(0), means)
-
-
 def _full_estimate(n_k, mean_shift, second_moment, reg_covar):
     cov = second_moment / n_k[:, None, None] - jnp.einsum("kd,ke->kde", mean_shift, mean_shift)
     return _add_to_diagonal(_symmetrise(cov), reg_covar)
@@ -118,7 +111,8 @@ FULL = CovarianceFamily(
     shape=lambda k, d: (k, d, d),
     whiten=_full_whiten,
     log_det=lambda u, d: jnp.sum(jnp.log(jnp.diagonal(u, axis1=-2, axis2=-1)), axis=-1),
-    second_moment=_full_second_moment,
+    second_moment=lambda weighted_diff, diff: weighted_diff.T @ diff,
+    pool=lambda second: second,
     estimate=_full_estimate,
     precisions_cholesky=_cov_cholesky_to_prec_cholesky,
     precisions_cholesky_from_precisions=jnp.linalg.cholesky,
@@ -133,11 +127,6 @@ def _tied_whiten(X, means, prec_chol):
     return (X @ prec_chol)[:, None, :] - (means @ prec_chol)[None, :, :]
 
 
-def _tied_second_moment(weighted_diff, X, means):
-    # Summed over components before the product: one (d, N) @ (N, d) GEMM, not K of them.
-    return weighted_diff.sum(1).T @ X - weighted_diff.sum(0).T @ means
-
-
 def _tied_estimate(n_k, mean_shift, second_moment, reg_covar):
     between = jnp.einsum("k,kd,ke->de", n_k, mean_shift, mean_shift)
     return _add_to_diagonal(_symmetrise((second_moment - between) / n_k.sum()), reg_covar)
@@ -147,7 +136,7 @@ TIED = FULL._replace(
     name="tied",
     shape=lambda k, d: (d, d),
     whiten=_tied_whiten,
-    second_moment=_tied_second_moment,
+    pool=lambda second: second.sum(0),
     estimate=_tied_estimate,
     n_parameters=lambda k, d: d * (d + 1) // 2,
 )
@@ -155,10 +144,6 @@ TIED = FULL._replace(
 
 def _diag_whiten(X, means, prec_chol):
     return (X[:, None, :] - means[None, :, :]) * prec_chol[None, :, :]
-
-
-def _diag_second_moment(weighted_diff, X, means):
-    return jnp.einsum("nkd,nd->kd", weighted_diff, X) - weighted_diff.sum(0) * means
 
 
 def _diag_estimate(n_k, mean_shift, second_moment, reg_covar):
@@ -175,7 +160,8 @@ DIAG = CovarianceFamily(
     shape=lambda k, d: (k, d),
     whiten=_diag_whiten,
     log_det=lambda p, d: jnp.sum(jnp.log(p), axis=-1),
-    second_moment=_diag_second_moment,
+    second_moment=lambda weighted_diff, diff: jnp.sum(weighted_diff * diff, axis=0),
+    pool=lambda second: second,
     estimate=_diag_estimate,
     precisions_cholesky=lambda cov: 1.0 / jnp.sqrt(cov),
     precisions_cholesky_from_precisions=jnp.sqrt,
