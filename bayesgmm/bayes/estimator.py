@@ -1,0 +1,262 @@
+"""``BayesianGMM``: a scikit-learn-style front end to the Bayesian mixture (NUTS or SVI).
+
+NumPy in, NumPy out; state, validation and warnings live here.
+"""
+
+import functools
+import numbers
+import warnings
+
+import jax
+import numpy as np
+
+from bayesgmm import density
+from bayesgmm.bayes import inference, posterior
+from bayesgmm.bayes.model import Priors
+from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm.estimator import (NotFittedError, ParamsMixin, check_array,
+                                key_from_random_state)
+from bayesgmm.params import GMMParams
+
+
+@functools.partial(jax.jit, static_argnames=("covariance_type", "n_samples"))
+def _sample_posterior_predictive(key, params, covariance_type, n_samples):
+    """Rows from random draws of ``params`` (leading (chain, draw) axes): X (n, d), labels."""
+    flat = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), params)
+    key_pick, key_rows = jax.random.split(key)
+    picks = jax.random.randint(key_pick, (n_samples,), 0, flat.weights.shape[0])
+
+    def one(row_key, index):
+        X, y = density.sample(row_key, GMMParams(*(a[index] for a in flat)), covariance_type, 1)
+        return X[0], y[0]
+
+    return jax.vmap(one)(jax.random.split(key_rows, n_samples), picks)
+
+
+class DivergenceWarning(UserWarning):
+    """NUTS reported divergent transitions: the posterior may be explored incompletely."""
+
+
+class BayesianGMM(ParamsMixin):
+    """Bayesian Gaussian mixture fitted by NUTS (full posterior) or SVI (approximation / MAP).
+
+    Not to be confused with :class:`sklearn.mixture.BayesianGaussianMixture`, which fits a
+    mean-field *variational* approximation of a conjugate (Dirichlet / Normal-Wishart) model by
+    coordinate ascent and returns point estimates. ``BayesianGMM`` samples the posterior of a
+    non-conjugate model (Dirichlet weights, weakly informative Normal / LogNormal / LKJ priors;
+    see :mod:`bayesgmm.bayes.model`) with NUTS, or fits a NumPyro guide by SVI, and keeps the
+    draws: every prediction is a posterior average, with uncertainty, and the ArviZ DataTree is
+    a fitted attribute. The likelihood is the same density code as
+    :class:`bayesgmm.GaussianMixture`.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
+    method : {"nuts", "svi"}, default "nuts"
+    priors : Priors, optional
+        Default: scaled to the data (:func:`bayesgmm.bayes.resolve_priors`).
+    num_warmup, num_samples, num_chains : int, default 500, 500, 4
+        NUTS settings; for SVI ``num_samples`` is the number of draws from the guide.
+    chain_method : {"vectorized", "sequential", "parallel"}, default "vectorized"
+    target_accept_prob : float, default 0.8
+    guide : {"normal", "multivariate_normal", "delta"}, default "normal"
+        SVI guide.
+    num_steps : int, default 2000
+        SVI optimisation steps.
+    init : {"em", "prior"}, default "em"
+        Start from the EM solution or from prior draws.
+    ordered_means : bool, default False
+        Order the means (one-dimensional data only).
+    pivot : {"em", "map"}, default "em"
+        Relabelling pivot (see :func:`bayesgmm.bayes.relabel`).
+    random_state : int, numpy RandomState or Generator, JAX PRNG key, or None
+    progress_bar : bool, default False
+    posterior_predictive : bool, default True
+        Store one replicated data set per draw in ``datatree_`` (chain * draw * N * d
+        values); turn off for large data.
+
+    Attributes
+    ----------
+    draws_ : PosteriorDraws
+        Relabelled posterior draws, (chain, draw, ...).
+    datatree_ : xarray.DataTree
+        ArviZ DataTree (posterior, sample_stats, log_likelihood, posterior_predictive,
+        observed_data).
+    weights_ : ndarray, shape (n_components,)
+    means_ : ndarray, shape (n_components, n_features)
+    covariances_ : ndarray
+        Posterior means (of relabelled draws), shapes as in scikit-learn.
+    em_params_ : GMMParams
+        The EM solution the sampler started from.
+    num_divergences_ : int
+        Divergent NUTS transitions (0 for SVI).
+    losses_ : ndarray or None
+        SVI loss trace.
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", method="nuts", priors=None,
+                 num_warmup=500, num_samples=500, num_chains=4, chain_method="vectorized",
+                 target_accept_prob=0.8, guide="normal", num_steps=2000, init="em",
+                 ordered_means=False, pivot="em", random_state=None, progress_bar=False,
+                 posterior_predictive=True):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.method = method
+        self.priors = priors
+        self.num_warmup = num_warmup
+        self.num_samples = num_samples
+        self.num_chains = num_chains
+        self.chain_method = chain_method
+        self.target_accept_prob = target_accept_prob
+        self.guide = guide
+        self.num_steps = num_steps
+        self.init = init
+        self.ordered_means = ordered_means
+        self.pivot = pivot
+        self.random_state = random_state
+        self.progress_bar = progress_bar
+        self.posterior_predictive = posterior_predictive
+
+    def _check_parameters(self):
+        check_covariance_type(self.covariance_type)
+        if self.method not in ("nuts", "svi"):
+            raise ValueError(f"Invalid value for 'method': {self.method!r}; it should be "
+                             f"'nuts' or 'svi'.")
+        if self.init not in ("em", "prior"):
+            raise ValueError(f"Invalid value for 'init': {self.init!r}; it should be 'em' or "
+                             f"'prior'.")
+        if self.pivot not in ("em", "map"):
+            raise ValueError(f"Invalid value for 'pivot': {self.pivot!r}; it should be 'em' "
+                             f"or 'map'.")
+        if self.priors is not None and not isinstance(self.priors, Priors):
+            raise TypeError(f"priors must be a bayesgmm.bayes.Priors, got "
+                            f"{type(self.priors).__name__}.")
+
+    def fit(self, X, y=None):
+        """Sample (or approximate) the posterior given X.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Warns
+        -----
+        DivergenceWarning
+            When NUTS reports divergent transitions (their number is in
+            ``num_divergences_``).
+        """
+        from bayesgmm.bayes import arviz as bayes_arviz  # noqa: PLC0415 (ArviZ on first use)
+
+        del y
+        self._check_parameters()
+        X = check_array(X, estimator=type(self).__name__)
+        key = key_from_random_state(self.random_state)
+        key_fit, key_ppc = jax.random.split(key)
+        common = dict(n_components=self.n_components, covariance_type=self.covariance_type,
+                      priors=self.priors, init=self.init, ordered_means=self.ordered_means,
+                      progress_bar=self.progress_bar)
+        if self.method == "nuts":
+            draws = inference.run_nuts(
+                key_fit, X, num_warmup=self.num_warmup, num_samples=self.num_samples,
+                num_chains=self.num_chains, chain_method=self.chain_method,
+                target_accept_prob=self.target_accept_prob, **common)
+        else:
+            draws = inference.run_svi(key_fit, X, guide=self.guide, num_steps=self.num_steps,
+                                      num_samples=self.num_samples, **common)
+        self.draws_, _ = posterior.relabel(draws, self.covariance_type, pivot=self.pivot)
+        self.datatree_ = bayes_arviz.to_datatree(
+            self.draws_, X, self.covariance_type, pivot=self.pivot, key=key_ppc,
+            posterior_predictive=self.posterior_predictive)
+        self._set_fitted(X)
+        if self.num_divergences_:
+            total = self.num_chains * self.num_samples
+            warnings.warn(f"NUTS reported {self.num_divergences_} divergent transitions in "
+                          f"{total} draws: the posterior may be explored incompletely. Raise "
+                          f"target_accept_prob, use a less sparse Dirichlet concentration or "
+                          f"fewer components.", DivergenceWarning, stacklevel=2)
+        return self
+
+    def _set_fitted(self, X):
+        draws, dtype = self.draws_, X.dtype
+        family = FAMILIES[self.covariance_type]
+        self.weights_ = np.asarray(draws.params.weights.mean(axis=(0, 1)), dtype)
+        self.means_ = np.asarray(draws.params.means.mean(axis=(0, 1)), dtype)
+        self.covariances_ = np.asarray(
+            family.covariances(draws.params.precisions_cholesky).mean(axis=(0, 1)), dtype)
+        self.em_params_ = jax.tree.map(np.asarray, draws.em_params)
+        self.num_divergences_ = int(np.sum(np.asarray(draws.num_divergences)))
+        self.losses_ = None if draws.losses is None else np.asarray(draws.losses)
+        self.n_features_in_ = X.shape[1]
+
+    def _check_is_fitted(self):
+        if not hasattr(self, "draws_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
+                                 f"'fit' with appropriate arguments before using this "
+                                 f"estimator.")
+
+    def _check_X(self, X):
+        self._check_is_fitted()
+        X = check_array(X, dtype=self.means_.dtype, estimator=type(self).__name__)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        return X
+
+    def predict_proba(self, X):
+        """Posterior mean responsibilities, shape (n_samples, n_components)."""
+        X = self._check_X(X)
+        summary = posterior.responsibilities(X, self.draws_, self.covariance_type)
+        return np.asarray(summary.mean)
+
+    def predict(self, X):
+        """Component with the highest posterior mean responsibility, shape (n_samples,)."""
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def score_samples(self, X):
+        """Log posterior predictive density of every row, shape (n_samples,)."""
+        X = self._check_X(X)
+        return np.asarray(posterior.predictive_density(X, self.draws_,
+                                                       self.covariance_type).log_mean)
+
+    def score(self, X, y=None):
+        """Mean log posterior predictive density of the rows."""
+        del y
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1):
+        """Draw rows from the posterior predictive distribution.
+
+        Each row comes from a posterior draw picked at random, then from that draw's mixture.
+
+        Returns
+        -------
+        X : ndarray, shape (n_samples, n_features)
+        y : ndarray of int, shape (n_samples,)
+            Component labels (relabelled), sorted ascending as scikit-learn returns them.
+        """
+        self._check_is_fitted()
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}; it must be an "
+                             f"integer >= 1.")
+        key = key_from_random_state(self.random_state)
+        X, y = _sample_posterior_predictive(key, self.draws_.params, self.covariance_type,
+                                            int(n_samples))
+        order = np.argsort(np.asarray(y), kind="stable")
+        return np.asarray(X)[order], np.asarray(y)[order]
+
+    def summary(self, **kwargs):
+        """ArviZ summary of the relabelled posterior (see :func:`bayesgmm.bayes.summary`)."""
+        from bayesgmm.bayes import arviz as bayes_arviz  # noqa: PLC0415
+
+        self._check_is_fitted()
+        return bayes_arviz.summary(self.datatree_, **kwargs)
+
+
+__all__ = ["BayesianGMM", "DivergenceWarning"]

@@ -1,0 +1,289 @@
+"""Posterior inference for the Bayesian mixture: NUTS and SVI, started from the EM solution.
+
+Both return a :class:`PosteriorDraws`, a plain pytree of draws shaped ``(chain, draw, ...)``
+(SVI draws have one chain). Component labels are as sampled: relabel them with
+:func:`bayesgmm.bayes.posterior.relabel` before any per-component summary.
+"""
+
+import functools
+import numbers
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpyro import optim
+from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
+from numpyro.infer import autoguide
+from numpyro.infer.initialization import init_to_sample, init_to_value
+
+from bayesgmm.bayes import model as gmm
+from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm.em import fit_em
+from bayesgmm.params import GMMParams
+
+CHAIN_METHODS = ("vectorized", "sequential", "parallel")
+GUIDES = {
+    "normal": autoguide.AutoNormal,
+    "multivariate_normal": autoguide.AutoMultivariateNormal,
+    "delta": autoguide.AutoDelta,
+}
+#: NUTS diagnostics kept per draw (NumPyro's names).
+NUTS_FIELDS = ("diverging", "energy", "potential_energy", "accept_prob", "num_steps")
+
+
+class PosteriorDraws(NamedTuple):
+    """Posterior draws of a Bayesian mixture, every leaf shaped ``(chain, draw, ...)``.
+
+    Attributes
+    ----------
+    params : GMMParams
+        ``weights`` (chain, draw, K), ``means`` (chain, draw, K, d), ``precisions_cholesky``
+        (chain, draw, ...) in the layout of :mod:`bayesgmm.covariance`.
+    samples : dict of str to array
+        Every latent site of :func:`bayesgmm.bayes.model.gmm_model` and the deterministic
+        ``"weights"``; ``"means"`` always has shape (chain, draw, K, d), also when ordered.
+    sample_stats : dict of str to array
+        NUTS: ``diverging``, ``energy``, ``potential_energy``, ``accept_prob``,
+        ``num_steps``, each (chain, draw). SVI: empty.
+    num_divergences : int array, shape (chain,)
+        Divergent transitions after warmup, per chain (zeros for SVI).
+    em_params : GMMParams
+        The EM maximum-likelihood fit on the same data: the default start and the default
+        relabelling pivot.
+    priors : Priors
+        The resolved priors the draws were made under.
+    losses : array, shape (num_steps,), or None
+        SVI: the loss (negative ELBO) of every step. NUTS: None.
+    """
+
+    params: GMMParams
+    samples: dict
+    sample_stats: dict
+    num_divergences: jax.Array
+    em_params: GMMParams
+    priors: gmm.Priors
+    losses: jax.Array | None
+
+
+def _check_positive_int(name, value, low=1):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be an integer "
+                         f">= {low}.")
+    return int(value)
+
+
+def check_data(X, n_components, covariance_type, *, caller):
+    """Validate the data and the model size; returns X as a JAX array in its compute dtype.
+
+    The dtype is X's own when it is floating and representable (float32, or float64 with
+    JAX's x64 mode on); otherwise the default float dtype.
+    """
+    from bayesgmm.estimator import check_array  # noqa: PLC0415 (kept out of import time)
+
+    check_covariance_type(covariance_type)
+    n_components = _check_positive_int("n_components", n_components)
+    raw = np.asarray(X) if not isinstance(X, jax.Array) else X
+    if np.issubdtype(raw.dtype, np.floating):
+        dtype = jax.dtypes.canonicalize_dtype(raw.dtype)
+    else:
+        dtype = None
+    X = check_array(X, dtype=dtype, estimator=caller)
+    if X.shape[0] < n_components:
+        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                         f"{n_components}, n_samples = {X.shape[0]}")
+    return jnp.asarray(X), n_components
+
+
+def _start(key, X, n_components, covariance_type, init, priors, ordered_means):
+    """EM fit (always: it is the default pivot) and the initial site values, if any."""
+    if ordered_means and X.shape[1] != 1:
+        raise ValueError(f"ordered_means needs one-dimensional data, got X.shape = {X.shape}.")
+    em = fit_em(key, X, n_components=n_components, covariance_type=covariance_type).params
+    if isinstance(init, GMMParams):
+        start = GMMParams(*(jnp.asarray(a, X.dtype) for a in init))
+        expected = (n_components,), (n_components, X.shape[1]), FAMILIES[
+            covariance_type].shape(n_components, X.shape[1])
+        got = tuple(a.shape for a in start)
+        if got != expected:
+            raise ValueError(f"init parameters have shapes {got}; expected {expected} for "
+                             f"covariance_type={covariance_type!r}.")
+    elif init == "em":
+        start = em
+    elif init == "prior":
+        return em, None
+    else:
+        raise ValueError(f"Invalid value for 'init': {init!r}; it must be 'em', 'prior' or a "
+                         f"GMMParams.")
+    return em, _sites_from_params(start, covariance_type, priors, ordered_means=ordered_means)
+
+
+# Compiled as one program each: op by op, these small conversions cost dozens of compilations.
+_sites_from_params = jax.jit(gmm.sites_from_params,
+                             static_argnames=("covariance_type", "ordered_means"))
+
+
+def _compute_dtype(X):
+    """(X to compute with, dtype of the returned draws).
+
+    With x64 enabled, float32 data are fitted in float64: NumPyro keeps float64 state (step
+    sizes, optimiser state) under x64, which promotes float32 latent values and breaks the
+    type agreement of its compiled branches. The draws are returned in float32.
+    """
+    if X.dtype == jnp.float32 and jax.config.jax_enable_x64:
+        return X.astype(jnp.float64), X.dtype
+    return X, X.dtype
+
+
+def _cast(draws, dtype):
+    return jax.tree.map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, draws)
+
+
+@functools.partial(jax.jit, static_argnames=("covariance_type", "ordered_means"))
+def _draws(samples, covariance_type, ordered_means):
+    samples = dict(samples)
+    if ordered_means:
+        samples["means"] = samples["means"][..., None]
+    samples.pop("means_prior", None)
+    gammas = samples["weight_gammas"]
+    samples["weights"] = gammas / jnp.sum(gammas, axis=-1, keepdims=True)
+    return gmm.params_from_sites(samples, covariance_type), samples
+
+
+def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_warmup=500,
+             num_samples=500, num_chains=4, chain_method="vectorized", target_accept_prob=0.8,
+             max_tree_depth=10, dense_mass=False, init="em", ordered_means=False,
+             progress_bar=False):
+    """Sample the posterior of a Gaussian mixture with NUTS.
+
+    Parameters
+    ----------
+    key : jax.random key
+        Split into the EM fit's key and the sampler's.
+    X : array-like, shape (N, d)
+        The data. Draws come back in X's dtype (float32, or float64 with x64 enabled). With
+        x64 enabled, float32 data are sampled in float64: NumPyro's integrator state is
+        float64 then, and mixing the two fails inside its compiled branches.
+    n_components : int
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    priors : Priors, optional
+        Defaults scaled to the data (see :mod:`bayesgmm.bayes.model`).
+    num_warmup, num_samples, num_chains : int
+    chain_method : {"vectorized", "sequential", "parallel"}
+        NumPyro's: "vectorized" runs all chains in one compiled program (``vmap``),
+        "sequential" one after another, "parallel" on separate devices (e.g. after
+        ``numpyro.set_host_device_count``).
+    target_accept_prob : float in (0, 1)
+    max_tree_depth : int
+    dense_mass : bool
+        Adapt a dense mass matrix instead of a diagonal one.
+    init : {"em", "prior"} or GMMParams
+        "em" (default) starts every chain at the EM solution; "prior" at independent prior
+        draws (chains may then settle in different label orders or local modes); a
+        GMMParams starts every chain there.
+    ordered_means : bool
+        Constrain the means to increase (d = 1 only).
+    progress_bar : bool
+
+    Returns
+    -------
+    PosteriorDraws
+        Draws (num_chains, num_samples, ...), NUTS diagnostics and the divergence count per
+        chain.
+    """
+    X, n_components = check_data(X, n_components, covariance_type, caller="run_nuts")
+    num_warmup = _check_positive_int("num_warmup", num_warmup, 0)
+    num_samples = _check_positive_int("num_samples", num_samples)
+    num_chains = _check_positive_int("num_chains", num_chains)
+    max_tree_depth = _check_positive_int("max_tree_depth", max_tree_depth)
+    if chain_method not in CHAIN_METHODS:
+        raise ValueError(f"Invalid value for 'chain_method': {chain_method!r}; it should be in "
+                         f"{list(CHAIN_METHODS)}")
+    if not 0 < target_accept_prob < 1:
+        raise ValueError(f"target_accept_prob must lie in (0, 1), got {target_accept_prob!r}.")
+    X, out_dtype = _compute_dtype(X)
+    priors = gmm.resolve_priors(X, n_components, covariance_type, priors)
+    key_em, key_mcmc = jax.random.split(key)
+    em, start = _start(key_em, X, n_components, covariance_type, init, priors, ordered_means)
+    model = gmm.make_model(n_components, covariance_type, ordered_means=ordered_means)
+    strategy = init_to_sample if start is None else init_to_value(values=start)
+    kernel = NUTS(model, init_strategy=strategy, target_accept_prob=target_accept_prob,
+                  max_tree_depth=max_tree_depth, dense_mass=dense_mass)
+    # jit_model_args: data and priors are arguments of the compiled programs, not constants,
+    # so a second fit on data of the same shape reuses them.
+    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                chain_method=chain_method, progress_bar=progress_bar, jit_model_args=True)
+    mcmc.run(key_mcmc, X, priors, extra_fields=NUTS_FIELDS)
+    params, samples = _draws(mcmc.get_samples(group_by_chain=True), covariance_type,
+                             ordered_means)
+    stats = {name: value for name, value in mcmc.get_extra_fields(group_by_chain=True).items()}
+    draws = PosteriorDraws(params, samples, stats, jnp.sum(stats["diverging"], axis=1), em,
+                           priors, None)
+    return _cast(draws, out_dtype)
+
+
+def run_svi(key, X, *, n_components, covariance_type="full", priors=None, guide="normal",
+            optimizer=None, num_steps=2000, num_samples=1000, init="em", init_scale=0.01,
+            ordered_means=False, progress_bar=False):
+    """Fit a variational approximation (or MAP point) of the posterior with SVI.
+
+    Parameters
+    ----------
+    key : jax.random key
+    X : array-like, shape (N, d)
+    n_components : int
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    priors : Priors, optional
+    guide : {"normal", "multivariate_normal", "delta"}
+        NumPyro's AutoNormal (mean field), AutoMultivariateNormal (full-rank) or AutoDelta
+        (the MAP estimate in the constrained space; every draw identical).
+    optimizer : numpyro.optim optimizer (or an optax one), optional
+        Default ``numpyro.optim.Adam(1e-2)``.
+    num_steps : int
+    num_samples : int
+        Draws taken from the fitted guide.
+    init : {"em", "prior"} or GMMParams
+        Where the guide's location starts. From prior draws, SVI tends to stop in
+        merged-cluster optima; the EM solution (default) avoids that.
+    init_scale : float
+        Initial standard deviation of the normal guides in the unconstrained space.
+    ordered_means : bool
+    progress_bar : bool
+
+    Returns
+    -------
+    PosteriorDraws
+        Draws shaped (1, num_samples, ...), ``losses`` the loss of every step.
+    """
+    X, n_components = check_data(X, n_components, covariance_type, caller="run_svi")
+    num_steps = _check_positive_int("num_steps", num_steps)
+    num_samples = _check_positive_int("num_samples", num_samples)
+    if guide not in GUIDES:
+        raise ValueError(f"Invalid value for 'guide': {guide!r}; it should be in "
+                         f"{list(GUIDES)}")
+    if not init_scale > 0:
+        raise ValueError(f"init_scale must be positive, got {init_scale!r}.")
+    X, out_dtype = _compute_dtype(X)
+    priors = gmm.resolve_priors(X, n_components, covariance_type, priors)
+    key_em, key_svi, key_draws = jax.random.split(key, 3)
+    em, start = _start(key_em, X, n_components, covariance_type, init, priors, ordered_means)
+    model = gmm.make_model(n_components, covariance_type, ordered_means=ordered_means)
+    init_loc_fn = init_to_sample if start is None else init_to_value(values=start)
+    options = {} if guide == "delta" else {"init_scale": init_scale}
+    auto = GUIDES[guide](model, init_loc_fn=init_loc_fn, **options)
+    optimizer = optim.Adam(1e-2) if optimizer is None else optimizer
+    svi = SVI(model, auto, optimizer, Trace_ELBO())
+    result = svi.run(key_svi, num_steps, X, priors, progress_bar=progress_bar,
+                     stable_update=True)
+    draw = jax.jit(lambda k, p, x, pr: auto.sample_posterior(k, p, x, pr,
+                                                           sample_shape=(num_samples,)))
+    latent = draw(key_draws, result.params, X, priors)
+    latent = {name: value[None] for name, value in latent.items()
+              if not name.startswith("_") and name != gmm.OBS_SITE}
+    params, samples = _draws(latent, covariance_type, ordered_means)
+    return _cast(PosteriorDraws(params, samples, {}, jnp.zeros((1,), jnp.int32), em, priors,
+                                result.losses), out_dtype)
+
+
+__all__ = ["CHAIN_METHODS", "GUIDES", "PosteriorDraws", "run_nuts", "run_svi"]

@@ -1,0 +1,123 @@
+"""NUTS and SVI on simulated data: recovery, diagnostics, starting points, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayesgmm.bayes import Priors, relabel, run_nuts, run_svi
+from bayesgmm.bayes import arviz as bayes_arviz
+from bayesgmm.params import GMMParams
+
+TRUE_WEIGHTS = np.array([0.3, 0.3, 0.4])
+TRUE_MEANS = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, 5.0]])
+FLAT = Priors(mean_scale=1e3, scale_log_sd=1e2, lkj_concentration=1.0)
+
+
+def simulate(n=500, seed=1):
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(3, n, p=TRUE_WEIGHTS)
+    return TRUE_MEANS[labels] + 0.8 * rng.normal(size=(n, 2))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return simulate()
+
+
+@pytest.fixture(scope="module")
+def nuts(data):
+    return run_nuts(jax.random.key(0), data, n_components=3, num_warmup=300, num_samples=400,
+                    num_chains=4)
+
+
+def test_nuts_draws_are_chain_draw_pytrees(nuts):
+    assert nuts.params.weights.shape == (4, 400, 3)
+    assert nuts.params.means.shape == (4, 400, 3, 2)
+    assert nuts.params.precisions_cholesky.shape == (4, 400, 3, 2, 2)
+    assert nuts.samples["corr_cholesky"].shape == (4, 400, 3, 2, 2)
+    for name in ("diverging", "energy", "potential_energy", "accept_prob", "num_steps"):
+        assert nuts.sample_stats[name].shape == (4, 400)
+    assert nuts.num_divergences.shape == (4,)
+    assert nuts.losses is None
+
+
+def test_nuts_recovers_weights_and_means_without_divergences(nuts, data):
+    """True values inside the 95% intervals after relabelling; r_hat < 1.01."""
+    assert int(nuts.num_divergences.sum()) == 0
+    draws, _ = relabel(nuts, "full")
+    # match the pivot's labels to the truth once, by the means
+    order = [int(np.argmin(np.linalg.norm(np.asarray(draws.em_params.means) - m, axis=1)))
+             for m in TRUE_MEANS]
+    weights = np.asarray(draws.params.weights).reshape(-1, 3)[:, order]
+    means = np.asarray(draws.params.means).reshape(-1, 3, 2)[:, order]
+    for values, truth in ((weights, TRUE_WEIGHTS), (means, TRUE_MEANS)):
+        lower, upper = np.quantile(values, [0.025, 0.975], axis=0)
+        assert np.all((lower <= truth) & (truth <= upper)), (lower, truth, upper)
+    tree = bayes_arviz.to_datatree(nuts, data, "full", log_likelihood=False,
+                                   posterior_predictive=False)
+    table = bayes_arviz.summary(tree, var_names=["weights", "means"])
+    assert table["r_hat"].max() < 1.01
+
+
+@pytest.mark.slow
+def test_nuts_float32(data):
+    draws = run_nuts(jax.random.key(3), data.astype(np.float32), n_components=3,
+                     covariance_type="spherical", num_warmup=100, num_samples=50, num_chains=1)
+    assert draws.params.means.dtype == jnp.float32
+    assert np.all(np.isfinite(np.asarray(draws.params.means)))
+
+
+def test_svi_delta_lands_on_the_em_estimate(data):
+    draws = run_svi(jax.random.key(1), data, n_components=3, guide="delta", priors=FLAT,
+                    num_steps=300, num_samples=4)
+    assert draws.params.means.shape == (1, 4, 3, 2)
+    assert draws.losses.shape == (300,)
+    relabelled, _ = relabel(draws, "full")
+    em = draws.em_params
+    np.testing.assert_allclose(relabelled.params.means[0, 0], em.means, atol=0.02)
+    np.testing.assert_allclose(relabelled.params.weights[0, 0], em.weights, atol=0.005)
+    np.testing.assert_allclose(relabelled.params.precisions_cholesky[0, 0],
+                               em.precisions_cholesky, rtol=0.05, atol=0.02)
+
+
+def test_svi_normal_guide_float32_gives_spread(data):
+    draws = run_svi(jax.random.key(2), data.astype(np.float32), n_components=3,
+                    covariance_type="diag", guide="normal", num_steps=200, num_samples=100)
+    assert draws.params.means.dtype == jnp.float32
+    relabelled, _ = relabel(draws, "diag")
+    sd = np.asarray(relabelled.params.means).reshape(-1, 3, 2).std(axis=0)
+    assert np.all((sd > 1e-3) & (sd < 0.5))
+    assert np.isfinite(np.asarray(draws.losses)).all()
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(n_components=0), ValueError, "'n_components' must be an integer >= 1"),
+    (dict(n_components=3, covariance_type="banana"), ValueError, "covariance_type"),
+    (dict(n_components=3, chain_method="fast"), ValueError, "chain_method"),
+    (dict(n_components=3, target_accept_prob=1.5), ValueError, "target_accept_prob"),
+    (dict(n_components=3, num_samples=0), ValueError, "'num_samples' must be an integer"),
+    (dict(n_components=3, init="kmeans"), ValueError, "'init'"),
+    (dict(n_components=3, ordered_means=True), ValueError, "one-dimensional"),
+    (dict(n_components=600), ValueError, "n_samples >= n_components"),
+])
+def test_run_nuts_rejects_bad_arguments(data, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        run_nuts(jax.random.key(0), data, **kwargs)
+
+
+def test_run_svi_rejects_bad_guide_and_data(data):
+    with pytest.raises(ValueError, match="'guide'"):
+        run_svi(jax.random.key(0), data, n_components=3, guide="laplace")
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        run_svi(jax.random.key(0), data[:, 0], n_components=3)
+    with pytest.raises(ValueError, match="NaN"):
+        run_svi(jax.random.key(0), np.where(data > 6, np.nan, data), n_components=3)
+    with pytest.raises(TypeError, match="Complex"):
+        run_svi(jax.random.key(0), data + 1j, n_components=3)
+
+
+def test_init_params_with_wrong_shapes_are_rejected(data):
+    bad = GMMParams(np.ones(2) / 2, np.zeros((2, 2)), np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="init parameters have shapes"):
+        run_svi(jax.random.key(0), data, n_components=3, init=bad)
