@@ -4,26 +4,66 @@ The public API:
 
 - :class:`GaussianMixture`: scikit-learn's estimator API, fitted by a compiled JAX EM.
 - :func:`fit_em` and :class:`EMResult`: the functional EM.
-- :class:`GMMParams`: the parameter pytree shared by every route.
-- :mod:`bayesgmm.density`: the one Gaussian-mixture density implementation.
-- :mod:`bayesgmm.datasets`: classic data sets (Old Faithful, iris, galaxy, acidity, enzyme).
+- :func:`bic_sweep`, :class:`GaussianMixtureIC`, :func:`select`, :func:`plot_bic`: BIC / AIC /
+  ICL over K and covariance types, one compiled program per covariance type.
+- :func:`bootstrap`, :func:`fit_em_batch`: many fits at once (resamples, data sets).
+- :class:`BayesianGMM`, :func:`run_nuts`, :func:`run_svi`, :class:`Priors` and the
+  :mod:`bayesgmm.bayes` package: the NumPyro model (imported on first use).
+- :class:`GMMParams` and :mod:`bayesgmm.density`: the parameters and the one density
+  implementation every route evaluates.
+- :mod:`bayesgmm.datasets`: classic data sets (Old Faithful, iris, galaxy, acidity, enzyme);
+  :mod:`bayesgmm.io`: pickle-free save/load.
 """
+
+import importlib
 
 from bayesgmm import datasets, density
 from bayesgmm.em import EMResult, fit_em
 from bayesgmm.estimator import ConvergenceWarning, GaussianMixture, NotFittedError
+from bayesgmm.estimator_ic import GaussianMixtureIC, select
 from bayesgmm.params import GMMParams
+from bayesgmm.resampling import BootstrapResult, bootstrap, fit_em_batch
+from bayesgmm.selection import SweepResult, bic_sweep, plot_bic
 
 __version__ = "0.1.0"
 
+# The Bayesian route imports NumPyro; load it only when one of its names is first used, so
+# that `import bayesgmm` stays quick for EM-only scripts and the command line.
+_BAYES_NAMES = ("BayesianGMM", "DivergenceWarning", "PosteriorDraws", "Priors", "run_nuts",
+                "run_svi")
+
+
+def __getattr__(name):
+    if name == "bayes":
+        return importlib.import_module("bayesgmm.bayes")
+    if name in _BAYES_NAMES:
+        return getattr(importlib.import_module("bayesgmm.bayes"), name)
+    raise AttributeError(f"module 'bayesgmm' has no attribute {name!r}")
+
+
 __all__ = [
+    "BayesianGMM",
+    "BootstrapResult",
     "ConvergenceWarning",
+    "DivergenceWarning",
     "EMResult",
     "GMMParams",
     "GaussianMixture",
+    "GaussianMixtureIC",
     "NotFittedError",
+    "PosteriorDraws",
+    "Priors",
+    "SweepResult",
+    "bayes",
+    "bic_sweep",
+    "bootstrap",
     "datasets",
     "density",
     "fit_em",
+    "fit_em_batch",
+    "plot_bic",
+    "run_nuts",
+    "run_svi",
+    "select",
     "__version__",
 ]

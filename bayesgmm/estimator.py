@@ -152,7 +152,41 @@ def _log_prob_and_resp(X, params, covariance_type, block=1 << 16):
 
 # --------------------------------------------------------------------------------- estimator
 
-class GaussianMixture:
+class ParamsMixin:
+    """scikit-learn's parameter protocol (``get_params``, ``set_params``, a short ``repr``),
+    read from the constructor's signature, so that ``clone``, ``Pipeline`` and
+    ``GridSearchCV`` work without scikit-learn being a dependency."""
+
+    @classmethod
+    def _get_param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return sorted(p.name for p in signature.parameters.values()
+                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep=True):
+        """Constructor parameters as a dict (``deep`` is accepted for compatibility)."""
+        del deep
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters; unknown names raise ValueError."""
+        valid = self._get_param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for estimator "
+                                 f"{type(self).__name__}. Valid parameters are: {valid}.")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self):
+        defaults = {p.name: p.default
+                    for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
+                   if not _same(value, defaults.get(name))]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+
+class GaussianMixture(ParamsMixin):
     """Gaussian mixture fitted by expectation-maximisation, a drop-in for
     :class:`sklearn.mixture.GaussianMixture`.
 
@@ -225,36 +259,6 @@ class GaussianMixture:
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.restart_batch_size = restart_batch_size
-
-    # -- scikit-learn's parameter protocol (so clone, Pipeline and GridSearchCV work)
-
-    @classmethod
-    def _get_param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return sorted(p.name for p in signature.parameters.values()
-                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
-
-    def get_params(self, deep=True):
-        """Constructor parameters as a dict (``deep`` is accepted for compatibility)."""
-        del deep
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters; unknown names raise ValueError."""
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for estimator "
-                                 f"{type(self).__name__}. Valid parameters are: {valid}.")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        defaults = {p.name: p.default
-                    for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
-                   if not _same(value, defaults.get(name))]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     # -- validation
 
@@ -502,4 +506,5 @@ def _check_precisions(precisions, covariance_type):
                              f"positive-definite")
 
 
-__all__ = ["COVARIANCE_TYPES", "ConvergenceWarning", "GaussianMixture", "NotFittedError"]
+__all__ = ["COVARIANCE_TYPES", "ConvergenceWarning", "GaussianMixture", "NotFittedError",
+           "ParamsMixin"]

@@ -1,18 +1,17 @@
 """Estimator front end of model selection: fit a BIC/AIC/ICL sweep, keep the best
 :class:`bayesgmm.GaussianMixture`."""
 
-import inspect
 import numbers
 
 import numpy as np
 
 from bayesgmm import selection
 from bayesgmm.covariance import COVARIANCE_TYPES
-from bayesgmm.estimator import GaussianMixture, NotFittedError, check_array
+from bayesgmm.estimator import GaussianMixture, NotFittedError, ParamsMixin, check_array
 from bayesgmm.estimator import key_from_random_state
 
 
-class GaussianMixtureIC:
+class GaussianMixtureIC(ParamsMixin):
     """Choose K and the covariance type by an information criterion, scikit-learn style.
 
     Fits every (K, covariance type) of the grid by EM (one compiled program per covariance
@@ -62,23 +61,6 @@ class GaussianMixtureIC:
         self.init_params = init_params
         self.random_state = random_state
         self.chunk_size = chunk_size
-
-    def get_params(self, deep=True):
-        """Constructor parameters as a dict (``deep`` is accepted for compatibility)."""
-        del deep
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
-
-    def set_params(self, **params):
-        """Set constructor parameters; unknown names raise ValueError."""
-        valid = self.get_params()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for estimator "
-                                 f"{type(self).__name__}. Valid parameters are: "
-                                 f"{sorted(valid)}.")
-            setattr(self, name, value)
-        return self
 
     def fit(self, X, y=None):
         """Fit the grid and keep the best model.

@@ -3,11 +3,25 @@ comparisons are possible; float32 paths are tested by passing float32 arrays exp
 x64 on, bayesgmm computes in the input's dtype), and tests/test_dtypes.py checks the default
 (x64 off) in a subprocess. The library itself never touches the flag."""
 
+import os
+
 import jax
 import numpy as np
 import pytest
 
 jax.config.update("jax_enable_x64", True)
+
+# XLA compilation dominates this suite (NumPyro alone compiles hundreds of small programs per
+# sampler run, and identical programs recur across tests): share compiled programs through
+# JAX's persistent cache, per user, across tests and across runs. BAYESGMM_TEST_CACHE=off
+# disables it.
+_cache = os.environ.get("BAYESGMM_TEST_CACHE",
+                        os.path.join(os.path.expanduser("~"), ".cache", "bayesgmm", "jax-tests"))
+if _cache != "off":
+    os.makedirs(_cache, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", _cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 @pytest.fixture
