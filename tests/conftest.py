@@ -9,19 +9,18 @@ import jax
 import numpy as np
 import pytest
 
+from bayesgmm.config import enable_compilation_cache
+
 jax.config.update("jax_enable_x64", True)
 
 # XLA compilation dominates this suite (NumPyro alone compiles hundreds of small programs per
 # sampler run, and identical programs recur across tests): share compiled programs through
 # JAX's persistent cache, per user, across tests and across runs. BAYESGMM_TEST_CACHE=off
-# disables it.
+# disables it; BAYESGMM_TEST_CACHE=DIR moves it.
 _cache = os.environ.get("BAYESGMM_TEST_CACHE",
                         os.path.join(os.path.expanduser("~"), ".cache", "bayesgmm", "jax-tests"))
 if _cache != "off":
-    os.makedirs(_cache, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", _cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    enable_compilation_cache(_cache)
 
 
 @pytest.fixture
