@@ -11,6 +11,8 @@ The public API:
   :mod:`bayesgmm.bayes` package: the NumPyro model (imported on first use).
 - :class:`GMMParams` and :mod:`bayesgmm.density`: the parameters and the one density
   implementation every route evaluates.
+- :func:`bayesgmm.compare.compare`: BIC from EM beside the posterior number of occupied
+  components K+ of an overfitted sparse mixture (imported on first use).
 - :mod:`bayesgmm.datasets`: classic data sets (Old Faithful, iris, galaxy, acidity, enzyme);
   :mod:`bayesgmm.io`: pickle-free save/load.
 """
@@ -29,21 +31,24 @@ __version__ = "0.1.0"
 
 # The Bayesian route imports NumPyro; load it only when one of its names is first used, so
 # that `import bayesgmm` stays quick for EM-only scripts and the command line.
-_BAYES_NAMES = ("BayesianGMM", "DivergenceWarning", "PosteriorDraws", "Priors", "run_nuts",
-                "run_svi")
+_LAZY_NAMES = {"BayesianGMM": "bayesgmm.bayes", "DivergenceWarning": "bayesgmm.bayes",
+               "PosteriorDraws": "bayesgmm.bayes", "Priors": "bayesgmm.bayes",
+               "run_nuts": "bayesgmm.bayes", "run_svi": "bayesgmm.bayes",
+               "CompareResult": "bayesgmm.compare"}
 
 
 def __getattr__(name):
     if name == "bayes":
         return importlib.import_module("bayesgmm.bayes")
-    if name in _BAYES_NAMES:
-        return getattr(importlib.import_module("bayesgmm.bayes"), name)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'bayesgmm' has no attribute {name!r}")
 
 
 __all__ = [
     "BayesianGMM",
     "BootstrapResult",
+    "CompareResult",
     "ConvergenceWarning",
     "DivergenceWarning",
     "EMResult",

@@ -1,8 +1,14 @@
 """The ``bayesgmm`` command: a thin ``main(argv)`` over the estimators.
 
-Subcommands: ``fit`` (EM on a file or a shipped data set, with a report, a figure and the saved
-model) and ``demo`` (EM for K = 1..k_max on a shipped data set: the BIC table and the chosen
-model). The command (not the library) enables JAX's persistent compilation cache in a per-user
+Subcommands, each on a CSV/NPY file or a shipped data set, each writing a report (Markdown and
+JSON) and a figure to an output folder:
+
+- ``fit``: one EM fit (and the saved model);
+- ``select``: the BIC/AIC/ICL sweep over K and covariance types (and the saved best model);
+- ``bayes``: a Bayesian mixture by NUTS or SVI (K+ posterior, divergences);
+- ``compare``: BIC against the posterior of K+ (:func:`bayesgmm.compare.compare`);
+- ``demo``: ``compare`` on a shipped data set (Old Faithful by default).
+ The command (not the library) enables JAX's persistent compilation cache in a per-user
 folder, so a second run does not recompile.
 """
 
@@ -131,30 +137,185 @@ def _fit_markdown(report):
     return "\n".join(lines) + "\n"
 
 
-def _demo(args):
+def _out_dir(args):
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _key(args):
+    import jax
+    return jax.random.key(args.seed)
+
+
+def _select(args):
+    from bayesgmm import io
+    from bayesgmm.compare import _sweep
     from bayesgmm.estimator import GaussianMixture
-    data = datasets.load(args.dataset)
-    X = data.data
-    print(f"{args.dataset}: {X.shape[0]} rows, features {', '.join(data.feature_names)}")
-    print(f"EM fits, covariance_type={args.covariance_type!r}, n_init={args.n_init}, "
-          f"seed={args.seed}")
-    print(f"{'K':>3} {'log-lik/row':>12} {'BIC':>10} {'AIC':>10} {'iters':>5}  converged")
-    models = {}
-    for k in range(1, args.k_max + 1):
-        model = GaussianMixture(k, covariance_type=args.covariance_type, n_init=args.n_init,
-                                random_state=args.seed).fit(X)
-        models[k] = model
-        print(f"{k:>3} {model.score(X):>12.4f} {model.bic(X):>10.2f} {model.aic(X):>10.2f} "
-              f"{model.n_iter_:>5}  {model.converged_}")
-    best = min(models, key=lambda k: models[k].bic(X))
-    model = models[best]
-    print(f"\nBIC chooses K = {best} (lower is better). Fitted model:")
-    with np.printoptions(precision=4, suppress=True):
-        for k in range(best):
-            print(f"  component {k}: weight {model.weights_[k]:.4f}, mean {model.means_[k]}")
-            if args.covariance_type == "full":
-                print("    covariance " + str(model.covariances_[k]).replace("\n", "\n" + " " * 15))
+    from bayesgmm.selection import plot_bic
+    X, names, label = load_input(args)
+    out = _out_dir(args)
+    types = args.covariance_types.split(",")
+    for ctype in types:
+        if ctype not in COVARIANCE_TYPES:
+            raise SystemExit(f"bayesgmm: unknown covariance type {ctype!r}; choose from "
+                             f"{', '.join(COVARIANCE_TYPES)}.")
+    if not 1 <= args.k_max <= X.shape[0]:
+        raise SystemExit(f"bayesgmm: --k-max must lie in 1..{X.shape[0]} (the number of rows).")
+    sweep = _sweep(_key(args), X, args.k_max, types, args.n_init, print)
+    ctype, k = sweep.best_covariance_type, sweep.best_n_components
+    model = GaussianMixture(k, covariance_type=ctype, n_init=args.n_init,
+                            random_state=args.seed).fit(X)
+    table = {name: [v.item() if isinstance(v, np.generic) else v for v in column.tolist()]
+             for name, column in sweep.table.items()}
+    report = {"data": label, "n_samples": int(X.shape[0]), "features": list(names),
+              "best": {"covariance_type": ctype, "n_components": k}, "table": table}
+    bic = sweep.criterion_table("bic")
+    lines = [f"# BIC sweep: {label}", "", f"BIC (lower is better) chooses **K = {k}**, "
+             f"covariance `{ctype}`.", "", "| K | " + " | ".join(bic) + " |",
+             "|---:|" + "---:|" * len(bic)]
+    for kk in range(1, args.k_max + 1):
+        lines.append(f"| {kk} | " + " | ".join(f"{bic[t][kk]:.1f}" for t in bic) + " |")
+    lines += ["", f"The chosen model ({k} components, `{ctype}`):", "",
+              "| component | weight | mean |", "|---:|---:|---|"]
+    lines += [f"| {j} | {w:.4f} | {', '.join(f'{v:.4g}' for v in m)} |"
+              for j, (w, m) in enumerate(zip(model.weights_, model.means_))]
+    markdown = "\n".join(lines) + "\n"
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(markdown)
+    plot_bic(sweep, out / "bic.png", title=f"{label}: BIC by K and covariance type")
+    io.save(out / "model.npz", model)
+    print(markdown)
+    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'bic.png'}, "
+          f"{out / 'model.npz'}")
     return 0
+
+
+def _bayes(args):
+    import jax
+    from bayesgmm.bayes import Priors, inference, posterior
+    from bayesgmm.compare import plot_data_density
+    from bayesgmm.plots import require_matplotlib
+    X, names, label = load_input(args)
+    out = _out_dir(args)
+    if not args.e0 > 0:
+        raise SystemExit(f"bayesgmm: --e0 must be positive, got {args.e0}.")
+    if not 1 <= args.n_components <= X.shape[0]:
+        raise SystemExit(f"bayesgmm: -k must lie in 1..{X.shape[0]} (the number of rows).")
+    key_fit, key_kplus = jax.random.split(_key(args))
+    priors = Priors(concentration=args.e0)
+    start = time.perf_counter()
+    if args.method == "nuts":
+        draws = inference.run_nuts(key_fit, X, n_components=args.n_components,
+                                   covariance_type=args.covariance_type, priors=priors,
+                                   num_warmup=args.num_warmup, num_samples=args.num_samples,
+                                   num_chains=args.num_chains,
+                                   target_accept_prob=args.target_accept, progress_bar=True)
+    else:
+        draws = inference.run_svi(key_fit, X, n_components=args.n_components,
+                                  covariance_type=args.covariance_type, priors=priors,
+                                  guide=args.guide, num_steps=args.num_steps,
+                                  num_samples=args.num_samples, progress_bar=True)
+    seconds = time.perf_counter() - start
+    relabelled, _ = posterior.relabel(draws, args.covariance_type)
+    kplus = posterior.kplus_probabilities(
+        posterior.occupied_components(key_kplus, X, draws, args.covariance_type),
+        args.n_components)
+    divergences = int(np.sum(np.asarray(draws.num_divergences)))
+    n_draws = int(np.prod(draws.params.weights.shape[:2]))
+    weights = np.asarray(relabelled.params.weights).reshape(n_draws, -1)
+    means = np.asarray(relabelled.params.means).reshape(n_draws, args.n_components, -1)
+    report = {"data": label, "n_samples": int(X.shape[0]), "features": list(names),
+              "method": args.method, "n_components": args.n_components,
+              "covariance_type": args.covariance_type, "e0": args.e0,
+              "seconds": round(seconds, 3), "num_draws": n_draws,
+              "num_divergences": divergences if args.method == "nuts" else None,
+              "kplus_posterior": kplus.tolist(),
+              "weights_mean": weights.mean(0).tolist(), "weights_sd": weights.std(0).tolist(),
+              "means_mean": means.mean(0).tolist()}
+    lines = [f"# Bayesian mixture ({args.method.upper()}): {label}", "",
+             f"{args.n_components} `{args.covariance_type}` components, e0 = {args.e0:g}, "
+             f"{n_draws} draws in {seconds:.1f} s"
+             + (f", {divergences} divergent ({100 * divergences / n_draws:.2f}%)"
+                if args.method == "nuts" else "") + ".", "",
+             "| component | weight (mean ± sd) | mean |", "|---:|---:|---|"]
+    for k in range(args.n_components):
+        lines.append(f"| {k} | {weights[:, k].mean():.3f} ± {weights[:, k].std():.3f} | "
+                     + ", ".join(f"{v:.4g}" for v in means[:, k].mean(0)) + " |")
+    lines += ["", "| K+ | " + " | ".join(str(k) for k in range(1, args.n_components + 1)) + " |",
+              "|---|" + "---:|" * args.n_components,
+              "| P(K+ \\| data) | " + " | ".join(f"{p:.3f}" for p in kplus) + " |"]
+    markdown = "\n".join(lines) + "\n"
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(markdown)
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    plot_data_density(ax, X, draws, args.covariance_type, feature_names=names)
+    fig.tight_layout()
+    fig.savefig(out / "bayes.png", dpi=110)
+    plt.close(fig)
+    print(markdown)
+    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'bayes.png'}")
+    return 0
+
+
+def _compare(args, X=None, names=None, label=None):
+    from bayesgmm.compare import compare
+    if X is None:
+        X, names, label = load_input(args)
+    out = _out_dir(args)
+    try:
+        sensitivity = tuple(float(v) for v in args.sensitivity_e0.split(",") if v.strip())
+    except ValueError:
+        raise SystemExit(f"bayesgmm: --sensitivity-e0 must be comma-separated numbers, got "
+                         f"{args.sensitivity_e0!r}.") from None
+    try:
+        result = compare(_key(args), X, k_max=args.k_max, covariance_type=args.covariance_type,
+                         sweep_covariance_types=args.sweep_types.split(","), e0=args.e0,
+                         num_warmup=args.num_warmup, num_samples=args.num_samples,
+                         num_chains=args.num_chains, target_accept_prob=args.target_accept,
+                         sensitivity_e0=sensitivity,
+                         sensitivity_num_warmup=args.sensitivity_num_warmup,
+                         sensitivity_num_samples=args.sensitivity_num_samples,
+                         n_init=args.n_init, feature_names=names, data_label=label,
+                         progress=print, progress_bar=not args.no_progress)
+    except ValueError as err:
+        raise SystemExit(f"bayesgmm: {err}") from None
+    markdown = result.to_markdown()
+    (out / "report.md").write_text(markdown)
+    result.to_json(out / "report.json")
+    result.plot(out / "compare.png")
+    print(markdown)
+    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'compare.png'}")
+    return 0
+
+
+def _demo(args):
+    data = datasets.load(args.dataset)
+    return _compare(args, data.data, data.feature_names, args.dataset)
+
+
+def _add_compare_options(parser, *, k_max, num_warmup, num_samples, sensitivity_draws):
+    from bayesgmm.compare import DEFAULT_E0, SENSITIVITY_E0
+    parser.add_argument("--k-max", type=int, default=k_max,
+                        help="largest K of the sweep; components of the sparse mixture")
+    parser.add_argument("--covariance-type", default="full", choices=COVARIANCE_TYPES,
+                        help="covariance type of the Bayesian mixture")
+    parser.add_argument("--sweep-types", default=",".join(COVARIANCE_TYPES),
+                        help="comma-separated covariance types of the BIC sweep")
+    parser.add_argument("--e0", type=float, default=DEFAULT_E0,
+                        help="Dirichlet concentration of the sparse mixture")
+    parser.add_argument("--sensitivity-e0", default=",".join(f"{v:g}" for v in SENSITIVITY_E0),
+                        help="comma-separated e0 values of the prior-sensitivity panel "
+                             "('' to skip)")
+    parser.add_argument("--num-warmup", type=int, default=num_warmup)
+    parser.add_argument("--num-samples", type=int, default=num_samples)
+    parser.add_argument("--num-chains", type=int, default=2)
+    parser.add_argument("--target-accept", type=float, default=0.95)
+    parser.add_argument("--sensitivity-num-warmup", type=int, default=sensitivity_draws)
+    parser.add_argument("--sensitivity-num-samples", type=int, default=sensitivity_draws)
+    parser.add_argument("--n-init", type=int, default=3, help="EM restarts per model")
+    parser.add_argument("--no-progress", action="store_true", help="no sampling progress bar")
 
 
 def build_parser():
@@ -174,15 +335,48 @@ def build_parser():
     fit.add_argument("--out", default="bayesgmm-out", help="output folder")
     fit.set_defaults(func=_fit)
 
-    demo = sub.add_parser("demo", help="EM for K = 1..k_max on a shipped data set: the BIC "
-                                       "table and the chosen model")
+    select = sub.add_parser("select", help="BIC/AIC/ICL sweep over K and covariance types; "
+                                           "writes the table, the BIC plot and the best model")
+    _add_input_options(select)
+    select.add_argument("--k-max", type=int, default=9)
+    select.add_argument("--covariance-types", default=",".join(COVARIANCE_TYPES))
+    select.add_argument("--n-init", type=int, default=3)
+    select.add_argument("--out", default="bayesgmm-out", help="output folder")
+    select.set_defaults(func=_select)
+
+    bayes = sub.add_parser("bayes", help="Bayesian mixture by NUTS or SVI; writes a report "
+                                         "and a figure")
+    _add_input_options(bayes)
+    bayes.add_argument("-k", "--n-components", type=int, default=3)
+    bayes.add_argument("--covariance-type", default="full", choices=COVARIANCE_TYPES)
+    bayes.add_argument("--method", default="nuts", choices=("nuts", "svi"))
+    bayes.add_argument("--e0", type=float, default=1.0, help="Dirichlet concentration")
+    bayes.add_argument("--num-warmup", type=int, default=500)
+    bayes.add_argument("--num-samples", type=int, default=500)
+    bayes.add_argument("--num-chains", type=int, default=2)
+    bayes.add_argument("--target-accept", type=float, default=0.8)
+    bayes.add_argument("--guide", default="normal",
+                       choices=("normal", "multivariate_normal", "delta"))
+    bayes.add_argument("--num-steps", type=int, default=2000, help="SVI steps")
+    bayes.add_argument("--out", default="bayesgmm-out", help="output folder")
+    bayes.set_defaults(func=_bayes)
+
+    comp = sub.add_parser("compare", help="BIC (EM) against the posterior of the number of "
+                                          "occupied components (NUTS)")
+    _add_input_options(comp)
+    _add_compare_options(comp, k_max=10, num_warmup=500, num_samples=500,
+                         sensitivity_draws=200)
+    comp.add_argument("--out", default="bayesgmm-compare", help="output folder")
+    comp.set_defaults(func=_compare)
+
+    demo = sub.add_parser("demo", help="compare on a shipped data set (Old Faithful by "
+                                       "default): report, figure and JSON")
     demo.add_argument("--dataset", default="faithful", choices=datasets.DATASETS)
-    demo.add_argument("--k-max", type=int, default=6)
-    demo.add_argument("--covariance-type", default="full", choices=COVARIANCE_TYPES)
-    demo.add_argument("--n-init", type=int, default=5)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--float64", action="store_true")
     demo.add_argument("--no-cache", action="store_true")
+    demo.add_argument("--out", default="bayesgmm-demo", help="output folder")
+    _add_compare_options(demo, k_max=6, num_warmup=200, num_samples=200, sensitivity_draws=100)
     demo.set_defaults(func=_demo)
     return parser
 

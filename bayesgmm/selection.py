@@ -154,8 +154,9 @@ def check_data(X, *, name="X"):
                          f"feature are required.")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinity; remove or impute those rows.")
-    dtype = array.dtype if array.dtype.kind == "f" else jnp.result_type(float)
-    return jnp.asarray(array, dtype=jnp.result_type(dtype))
+    # float64 data become float32 when x64 is off, without JAX's "not available" warning.
+    dtype = jax.dtypes.canonicalize_dtype(array.dtype if array.dtype.kind == "f" else float)
+    return jnp.asarray(array, dtype=dtype)
 
 
 def _check_grid(n_components, n_samples):

@@ -8,11 +8,60 @@ import pytest
 from bayesgmm import cli, io
 
 
-def test_demo_prints_the_bic_table_and_the_chosen_model(capsys):
-    assert cli.main(["demo", "--k-max", "3", "--n-init", "2", "--no-cache"]) == 0
-    out = capsys.readouterr().out
-    assert "BIC chooses K =" in out and "log-lik/row" in out
-    assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) >= 3
+# Tiny sampler settings: the tests check the command's plumbing and outputs, not posteriors.
+TINY = ["--k-max", "2", "--sweep-types", "spherical", "--covariance-type", "spherical",
+        "--num-warmup", "20", "--num-samples", "20", "--sensitivity-e0", "0.01,1",
+        "--sensitivity-num-warmup", "10", "--sensitivity-num-samples", "10", "--n-init", "1",
+        "--no-progress", "--no-cache"]
+
+
+def test_demo_writes_report_json_and_figure_and_prints_the_table(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--dataset", "galaxy", "--out", str(out)] + TINY) == 0
+    printed = capsys.readouterr().out
+    assert "| K+ | posterior | prior | BIC weight |" in printed and "EM sweep" in printed
+    assert "## Prior sensitivity" in (out / "report.md").read_text()
+    report = json.loads((out / "report.json").read_text())
+    assert report["data"] == "galaxy" and set(report["sensitivity"]) == {"0.01", "1.0"}
+    for p in report["sensitivity"].values():
+        assert np.isclose(sum(p), 1.0, atol=1e-5)
+    assert (out / "compare.png").stat().st_size > 20_000
+
+
+def test_select_writes_table_plot_and_the_best_model(tmp_path, capsys):
+    out = tmp_path / "sel"
+    assert cli.main(["select", "--dataset", "faithful", "--k-max", "3", "--covariance-types",
+                     "full,spherical", "--n-init", "1", "--out", str(out), "--no-cache"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("EM sweep") == 2 and "BIC (lower is better) chooses" in printed
+    report = json.loads((out / "report.json").read_text())
+    model = io.load(out / "model.npz")
+    assert model.n_components == report["best"]["n_components"]
+    assert (out / "bic.png").stat().st_size > 10_000
+
+
+def test_bayes_nuts_writes_report_and_figure(tmp_path):
+    out = tmp_path / "bayes"
+    assert cli.main(["bayes", "--dataset", "galaxy", "-k", "2", "--covariance-type", "diag",
+                     "--num-warmup", "20", "--num-samples", "20", "--out", str(out),
+                     "--no-cache"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["num_draws"] == 40 and np.isclose(sum(report["kplus_posterior"]), 1.0)
+    assert np.isclose(sum(report["weights_mean"]), 1.0)
+    assert (out / "bayes.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["compare", "--dataset", "galaxy", "--sensitivity-e0", "a,b"], "comma-separated numbers"),
+    (["compare", "--dataset", "galaxy", "--k-max", "0"], "'k_max' must be an integer >= 1"),
+    (["select", "--dataset", "galaxy", "--covariance-types", "round"],
+     "unknown covariance type 'round'"),
+    (["bayes", "--dataset", "galaxy", "--e0", "0"], "--e0 must be positive"),
+    (["compare", "--dataset", "nope"], "Unknown data set 'nope'"),
+])
+def test_new_subcommand_errors(argv, message, tmp_path):
+    with pytest.raises(SystemExit, match=message):
+        cli.main(argv + ["--out", str(tmp_path), "--no-cache"])
 
 
 def test_fit_writes_report_figure_and_a_model_that_loads_back(tmp_path, capsys):

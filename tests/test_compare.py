@@ -1,0 +1,150 @@
+"""BIC against the posterior of K+: closed forms, the report, the panel, and bad input."""
+
+import json
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from bayesgmm import bic_sweep, datasets
+from bayesgmm.bayes import Priors, prior_occupied_components, kplus_probabilities
+from bayesgmm.bayes.model import resolve_priors
+from bayesgmm.compare import (CompareResult, bic_weights, compare, empty_start, kplus_prior,
+                              merge_sweeps)
+
+# Tiny sampler settings: these tests check the plumbing and the report, not the posterior.
+FAST = dict(num_warmup=30, num_samples=30, num_chains=2, max_tree_depth=5,
+            sensitivity_e0=(0.01, 1.0), sensitivity_num_warmup=20, sensitivity_num_samples=20,
+            n_init=1)
+
+
+@pytest.fixture(scope="module")
+def galaxy_result():
+    X = datasets.load("galaxy").data
+    return compare(jax.random.key(0), X, k_max=3, covariance_type="spherical",
+                   sweep_covariance_types=("spherical", "diag"), data_label="galaxy", **FAST)
+
+
+def test_kplus_prior_small_cases_match_hand_computation():
+    np.testing.assert_allclose(kplus_prior(1, 5, 0.3), [1, 0, 0, 0, 0])
+    # K = 2, N = 2: both points in one component with probability (e0 + 1) / (2 e0 + 1).
+    for e0 in (0.01, 0.5, 2.0):
+        p = kplus_prior(2, 2, e0)
+        np.testing.assert_allclose(p, [(e0 + 1) / (2 * e0 + 1), e0 / (2 * e0 + 1)])
+
+
+@pytest.mark.parametrize("e0", [0.01, 0.5])
+def test_kplus_prior_matches_simulation(e0):
+    n_obs, k = 40, 6
+    priors = resolve_priors(np.zeros((2, 1)), k, "full", Priors(concentration=e0))
+    draws = prior_occupied_components(jax.random.key(1), n_obs, priors, num_draws=20000)
+    simulated = kplus_probabilities(draws, k)
+    exact = kplus_prior(n_obs, k, e0)
+    assert math.isclose(exact.sum(), 1.0, rel_tol=1e-12)
+    np.testing.assert_allclose(simulated, exact, atol=0.015)
+
+
+def test_bic_weights_normalise_and_ignore_failed_fits():
+    w = bic_weights([100.0, 98.0, np.nan, 110.0])
+    assert math.isclose(w.sum(), 1.0) and w[2] == 0
+    np.testing.assert_allclose(w[0] / w[1], math.exp(-1.0))
+    with pytest.raises(ValueError, match="at least one finite"):
+        bic_weights([np.nan])
+
+
+def test_empty_start_pads_with_emptied_components(faithful):
+    fit = bic_sweep(jax.random.key(0), faithful, n_components=2, covariance_types="full")
+    start = empty_start(fit.best_params, 5, faithful, "full")
+    assert start.weights.shape == (5,) and start.precisions_cholesky.shape == (5, 2, 2)
+    np.testing.assert_allclose(float(start.weights.sum()), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(start.weights[2:]), 1e-4)
+    with pytest.raises(ValueError, match="more than n_components"):
+        empty_start(fit.best_params, 1, faithful, "full")
+
+
+@pytest.mark.slow
+def test_merge_sweeps_equals_one_sweep_over_both_types():
+    X = datasets.load("galaxy").data
+    key = jax.random.key(3)
+    both = bic_sweep(key, X, n_components=range(1, 4), covariance_types=("diag", "spherical"))
+    merged = merge_sweeps([bic_sweep(key, X, n_components=range(1, 4), covariance_types=t)
+                           for t in ("diag", "spherical")])
+    np.testing.assert_allclose(merged.table["bic"], both.table["bic"], rtol=1e-10)
+    assert merged.best_index == both.best_index
+    with pytest.raises(ValueError, match="overlap"):
+        merge_sweeps([merged, merged])
+
+
+def test_compare_reports_bic_kplus_prior_and_diagnostics(galaxy_result):
+    r = galaxy_result
+    assert isinstance(r, CompareResult) and r.k_max == 3
+    for p in (r.bic_weights, r.kplus_posterior, r.kplus_prior):
+        assert p.shape == (3,) and math.isclose(p.sum(), 1.0, rel_tol=1e-9)
+    np.testing.assert_allclose(r.kplus_prior, kplus_prior(82, 3, 0.01))
+    assert r.kplus_draws.shape == (2, 30) and r.log_likelihood_draws.shape == (2, 30)
+    d = r.diagnostics
+    assert d["num_draws"] == 60 and 0 <= d["divergence_fraction"] <= 1
+    assert d["num_divergences"] == int(np.asarray(r.draws.sample_stats["diverging"]).sum())
+    assert d["rhat_log_likelihood"] is None or d["rhat_log_likelihood"] > 0.5
+    assert r.bic_choice[0] in ("spherical", "diag") and 1 <= r.bic_choice[1] <= 3
+
+
+def test_prior_sensitivity_panel_is_there_and_each_pkplus_sums_to_one(galaxy_result):
+    r = galaxy_result
+    assert list(r.sensitivity) == [0.01, 1.0]
+    for e0, p in r.sensitivity.items():
+        assert p.shape == (3,) and math.isclose(p.sum(), 1.0, rel_tol=1e-9)
+        np.testing.assert_allclose(r.sensitivity_prior[e0], kplus_prior(82, 3, e0))
+        assert r.sensitivity_diagnostics[e0]["num_draws"] > 0
+    # e0 = 0.01 is the main fit's prior: the panel reuses its draws.
+    np.testing.assert_array_equal(r.sensitivity[0.01], r.kplus_posterior)
+    assert r.sensitivity_diagnostics[1.0]["num_draws"] == 40
+
+
+def test_markdown_json_and_figure(galaxy_result, tmp_path):
+    r = galaxy_result
+    md = r.to_markdown()
+    assert "## Prior sensitivity" in md and "BIC (EM)" in md and "Divergences:" in md
+    assert "| K+ | posterior | prior | BIC weight |" in md
+    data = json.loads(r.to_json(tmp_path / "r.json"))
+    assert json.loads((tmp_path / "r.json").read_text()) == data
+    assert set(data["sensitivity"]) == {"0.01", "1.0"}
+    assert math.isclose(sum(data["kplus_posterior"]), 1.0, abs_tol=1e-5)
+    assert data["settings"]["target_accept_prob"] == 0.95
+    r.plot(tmp_path / "compare.png")
+    assert (tmp_path / "compare.png").stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_compare_float32_data(galaxy_result):
+    X = datasets.load("galaxy").data.astype(np.float32)
+    r = compare(jax.random.key(0), X, k_max=2, covariance_type="spherical",
+                sweep_covariance_types="spherical", sweep=None,
+                **{**FAST, "sensitivity_e0": ()})
+    assert r.draws.params.means.dtype == np.float32 and r.sensitivity == {}
+    assert math.isclose(r.kplus_posterior.sum(), 1.0, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    (dict(k_max=0), ValueError, "'k_max' must be an integer >= 1"),
+    (dict(k_max=500), ValueError, "exceeds the number of samples"),
+    (dict(e0=-1.0), ValueError, "e0 must be a finite positive number"),
+    (dict(sensitivity_e0=(0.1, 0.0)), ValueError, "sensitivity_e0 must be a finite positive"),
+    (dict(init="kmeans"), ValueError, "it must be 'empty' or 'em'"),
+    (dict(covariance_type="banana"), ValueError, "covariance_type"),
+    (dict(feature_names=("a", "b")), ValueError, "feature_names has 2 names for 1 features"),
+])
+def test_bad_arguments_raise_clear_errors(kwargs, error, message):
+    X = datasets.load("galaxy").data
+    with pytest.raises(error, match=message):
+        compare(jax.random.key(0), X, **kwargs)
+
+
+def test_bad_data_raise_clear_errors():
+    X = datasets.load("galaxy").data.copy()
+    X[3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        compare(jax.random.key(0), X)
+    with pytest.raises(TypeError, match="real numbers"):
+        compare(jax.random.key(0), np.array([["a"], ["b"]]))
