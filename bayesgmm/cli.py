@@ -8,13 +8,13 @@ JSON) and a figure to an output folder:
 - ``bayes``: a Bayesian mixture by NUTS or SVI (K+ posterior, divergences);
 - ``compare``: BIC against the posterior of K+ (:func:`bayesgmm.compare.compare`);
 - ``demo``: ``compare`` on a shipped data set (Old Faithful by default).
- The command (not the library) enables JAX's persistent compilation cache in a per-user
+
+The command (not the library) enables JAX's persistent compilation cache in a per-user
 folder, so a second run does not recompile.
 """
 
 import argparse
 import json
-import os
 import pathlib
 import sys
 import time
@@ -22,25 +22,9 @@ import time
 import numpy as np
 
 from bayesgmm import datasets
+from bayesgmm.config import enable_compilation_cache
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-
-
-def enable_compilation_cache(path=None):
-    """Turn on JAX's persistent compilation cache (default ``~/.cache/bayesgmm/jax``, or
-    ``$BAYESGMM_CACHE_DIR``, or ``$XDG_CACHE_HOME/bayesgmm/jax``). Returns the folder."""
-    import jax
-    if path is None:
-        base = os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
-        path = os.environ.get("BAYESGMM_CACHE_DIR", os.path.join(base, "bayesgmm", "jax"))
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return None  # a read-only home: run without the cache rather than fail
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return path
 
 
 def load_input(args):

@@ -44,7 +44,7 @@ from scipy.special import gammaln, logsumexp
 from bayesgmm import density
 from bayesgmm.bayes import inference, posterior
 from bayesgmm.bayes.model import Priors, pointwise_log_likelihood
-from bayesgmm.covariance import COVARIANCE_TYPES, FAMILIES, check_covariance_type
+from bayesgmm.covariance import COVARIANCE_TYPES, check_covariance_type
 from bayesgmm.params import GMMParams
 from bayesgmm.selection import bic_sweep, check_data, plot_bic
 

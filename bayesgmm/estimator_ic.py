@@ -3,7 +3,6 @@
 
 import numbers
 
-import numpy as np
 
 from bayesgmm import selection
 from bayesgmm.covariance import COVARIANCE_TYPES

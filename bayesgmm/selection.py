@@ -22,7 +22,7 @@ import numpy as np
 from jax import lax
 
 from bayesgmm import density, em, stats
-from bayesgmm.covariance import COVARIANCE_TYPES, FAMILIES, check_covariance_type
+from bayesgmm.covariance import COVARIANCE_TYPES, check_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
 from bayesgmm.init import INIT_METHODS
 from bayesgmm.params import GMMParams

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bayesgmm import density, em, init, selection, stats
-from bayesgmm.covariance import COVARIANCE_TYPES, FAMILIES
+from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.covariance import n_parameters
 from bayesgmm.estimator import GaussianMixture, NotFittedError
 from bayesgmm.estimator_ic import GaussianMixtureIC, select
