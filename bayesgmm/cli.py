@@ -148,8 +148,10 @@ def _select(args):
         raise SystemExit(f"bayesgmm: --k-max must lie in 1..{X.shape[0]} (the number of rows).")
     sweep = _sweep(_key(args), X, args.k_max, types, args.n_init, print)
     ctype, k = sweep.best_covariance_type, sweep.best_n_components
-    model = GaussianMixture(k, covariance_type=ctype, n_init=args.n_init,
-                            random_state=args.seed).fit(X)
+    # The sweep already fitted the chosen model: hand its result over instead of refitting.
+    result = sweep.fit_result(ctype, k)
+    model = GaussianMixture(k, covariance_type=ctype, n_init=args.n_init, random_state=args.seed)
+    model._set_fitted(result, X.shape[1], result.params.means.dtype)
     table = {name: [v.item() if isinstance(v, np.generic) else v for v in column.tolist()]
              for name, column in sweep.table.items()}
     report = {"data": label, "n_samples": int(X.shape[0]), "features": list(names),

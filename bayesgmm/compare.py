@@ -182,21 +182,23 @@ def _check_int(name, value, low=1):
     return int(value)
 
 
-def _rhat(x):
-    """Split R-hat of a (chain, draw) array; None where it is undefined (constant draws)."""
+def _chain_diagnostic(statistic, x):
+    """``statistic`` of a (chain, draw) array; None where undefined (few or constant draws)."""
     x = np.asarray(x, np.float64)
     if x.shape[1] < 4 or np.ptp(x) == 0:
         return None
-    value = float(split_gelman_rubin(x))
+    value = float(statistic(x))
     return value if math.isfinite(value) else None
+
+
+def _rhat(x):
+    """Split R-hat of a (chain, draw) array."""
+    return _chain_diagnostic(split_gelman_rubin, x)
 
 
 def _ess(x):
-    x = np.asarray(x, np.float64)
-    if x.shape[1] < 4 or np.ptp(x) == 0:
-        return None
-    value = float(effective_sample_size(x))
-    return value if math.isfinite(value) else None
+    """Effective sample size of a (chain, draw) array."""
+    return _chain_diagnostic(effective_sample_size, x)
 
 
 # ----------------------------------------------------------------------------------- result
