@@ -133,3 +133,23 @@ def test_ordered_means_needs_one_dimension(rng):
     model = gmm.make_model(K, "full", ordered_means=True)
     with pytest.raises(ValueError, match="ordered_means needs one-dimensional data"):
         handlers.seed(model, 0)(X, priors)
+
+
+def test_subsampled_likelihood_is_an_unbiased_estimate_of_the_full_one(rng):
+    """The minibatch model's log-likelihood (m rows, scaled by N / m) averages to the full
+    data's over random subsets, within Monte Carlo error, and differs from it per subset."""
+    params = _random_params(rng, "full")
+    X, _ = density.sample(jax.random.key(0), params, "full", 1000)
+    priors = gmm.resolve_priors(X, K, "full")
+    sites = gmm.sites_from_params(params, "full", priors)
+    full = _log_likelihood_through_model(gmm.make_model(K, "full"), X, priors, sites)
+    minibatch = gmm.make_model(K, "full", subsample_size=50)
+
+    def estimate(key):
+        return _log_likelihood_through_model(handlers.seed(minibatch, key), X, priors, sites)
+
+    estimates = np.asarray(jax.jit(jax.vmap(estimate))(jax.random.split(jax.random.key(1),
+                                                                          2000)))
+    error = estimates.std() / np.sqrt(len(estimates))
+    assert estimates.std() > 1.0  # the subsets differ
+    assert abs(estimates.mean() - float(full)) < 4 * error

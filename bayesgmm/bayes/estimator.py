@@ -60,10 +60,16 @@ class BayesianGMM(ParamsMixin):
         NUTS settings; for SVI ``num_samples`` is the number of draws from the guide.
     chain_method : {"vectorized", "sequential", "parallel"}, default "vectorized"
     target_accept_prob : float, default 0.8
+    weights_sampler : {"nuts", "gibbs"}, default "nuts"
+        NUTS: how the weights are sampled; "gibbs" draws them from their exact conditional
+        (use it with a sparse Dirichlet concentration; see :func:`bayesgmm.bayes.run_nuts`).
     guide : {"normal", "multivariate_normal", "delta"}, default "normal"
         SVI guide.
     num_steps : int, default 2000
         SVI optimisation steps.
+    subsample_size : int, optional
+        SVI on large data: each step uses this many random rows, the likelihood scaled to
+        the full data (minibatch SVI; see :func:`bayesgmm.bayes.run_svi`).
     init : {"em", "prior"}, default "em"
         Start from the EM solution or from prior draws.
     ordered_means : bool, default False
@@ -98,7 +104,8 @@ class BayesianGMM(ParamsMixin):
 
     def __init__(self, n_components=1, *, covariance_type="full", method="nuts", priors=None,
                  num_warmup=500, num_samples=500, num_chains=4, chain_method="vectorized",
-                 target_accept_prob=0.8, guide="normal", num_steps=2000, init="em",
+                 target_accept_prob=0.8, weights_sampler="nuts", guide="normal",
+                 num_steps=2000, subsample_size=None, init="em",
                  ordered_means=False, pivot="em", random_state=None, progress_bar=False,
                  posterior_predictive=True):
         self.n_components = n_components
@@ -110,8 +117,10 @@ class BayesianGMM(ParamsMixin):
         self.num_chains = num_chains
         self.chain_method = chain_method
         self.target_accept_prob = target_accept_prob
+        self.weights_sampler = weights_sampler
         self.guide = guide
         self.num_steps = num_steps
+        self.subsample_size = subsample_size
         self.init = init
         self.ordered_means = ordered_means
         self.pivot = pivot
@@ -166,10 +175,12 @@ class BayesianGMM(ParamsMixin):
             draws = inference.run_nuts(
                 key_fit, X, num_warmup=self.num_warmup, num_samples=self.num_samples,
                 num_chains=self.num_chains, chain_method=self.chain_method,
-                target_accept_prob=self.target_accept_prob, **common)
+                target_accept_prob=self.target_accept_prob,
+                weights_sampler=self.weights_sampler, **common)
         else:
             draws = inference.run_svi(key_fit, X, guide=self.guide, num_steps=self.num_steps,
-                                      num_samples=self.num_samples, **common)
+                                      num_samples=self.num_samples,
+                                      subsample_size=self.subsample_size, **common)
         self.draws_, _ = posterior.relabel(draws, self.covariance_type, pivot=self.pivot)
         self.datatree_ = bayes_arviz.to_datatree(
             self.draws_, X, self.covariance_type, pivot=self.pivot, key=key_ppc,
@@ -179,8 +190,9 @@ class BayesianGMM(ParamsMixin):
             total = self.num_chains * self.num_samples
             warnings.warn(f"NUTS reported {self.num_divergences_} divergent transitions in "
                           f"{total} draws: the posterior may be explored incompletely. Raise "
-                          f"target_accept_prob, use a less sparse Dirichlet concentration or "
-                          f"fewer components.", DivergenceWarning, stacklevel=2)
+                          f"target_accept_prob, use weights_sampler='gibbs' (sparse Dirichlet "
+                          f"concentrations), a less sparse concentration or fewer components.",
+                          DivergenceWarning, stacklevel=2)
         return self
 
     def _set_fitted(self, X):

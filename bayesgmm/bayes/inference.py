@@ -7,16 +7,18 @@ Both return a :class:`PosteriorDraws`, a plain pytree of draws shaped ``(chain, 
 
 import functools
 import numbers
+import warnings
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from numpyro import optim
-from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
+from numpyro.infer import MCMC, NUTS, SVI, HMCGibbs, Trace_ELBO
 from numpyro.infer import autoguide
 from numpyro.infer.initialization import init_to_sample, init_to_value
 
+from bayesgmm import density
 from bayesgmm.bayes import model as gmm
 from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.em import fit_em
@@ -30,6 +32,8 @@ GUIDES = {
 }
 #: NUTS diagnostics kept per draw (NumPyro's names).
 NUTS_FIELDS = ("diverging", "energy", "potential_energy", "accept_prob", "num_steps")
+#: How the weights are sampled: inside NUTS, or by their Gibbs conditional (see run_nuts).
+WEIGHT_SAMPLERS = ("nuts", "gibbs")
 
 
 class PosteriorDraws(NamedTuple):
@@ -140,6 +144,60 @@ def _cast(draws, dtype):
         lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, draws)
 
 
+def weights_gibbs_fn(X, priors, covariance_type, *, ordered_means=False):
+    """The Gibbs update of the weights used by ``run_nuts(weights_sampler="gibbs")``.
+
+    Data augmentation: draw every assignment ``z_n`` from its conditional given the current
+    parameters (responsibilities from :mod:`bayesgmm.density`), then the weights from their
+    exact conditional ``Dirichlet(alpha + n)``, ``n_k`` the number of points assigned to
+    component k; the assignments are then discarded. The two draws together leave the
+    posterior of the weights given the other parameters invariant. The model's weight sites
+    are Gamma variables ``g = G w`` whose total ``G ~ Gamma(sum(alpha), 1)`` is independent of
+    the weights and does not enter the likelihood, so it is drawn from its prior.
+
+    Both draws are made in log space (an empty component's ``log w`` under ``alpha = 0.01``
+    is often below -100); values below the dtype's smallest normal number are stored as that
+    number, so that the model's log-density stays finite (such a weight contributes nothing
+    to the likelihood of any data set).
+
+    Parameters
+    ----------
+    X : array, shape (N, d)
+    priors : Priors
+        Resolved priors; with a hyperprior, the current ``concentration`` is read from the
+        other sites.
+    covariance_type : str
+    ordered_means : bool
+        Whether the model's ``means`` site is the ordered (K,) vector.
+
+    Returns
+    -------
+    callable
+        ``gibbs_fn(rng_key, gibbs_sites, hmc_sites) -> {"weight_gammas": (K,)}`` for
+        :class:`numpyro.infer.HMCGibbs`.
+    """
+    tiny = jnp.finfo(X.dtype).tiny
+
+    def gibbs_fn(rng_key, gibbs_sites, hmc_sites):
+        gammas = gibbs_sites["weight_gammas"]
+        sites = {**hmc_sites, "weight_gammas": gammas}
+        if ordered_means:
+            sites["means"] = sites["means"][:, None]
+        alpha = (jnp.broadcast_to(hmc_sites["concentration"], gammas.shape)
+                 if "concentration" in hmc_sites else priors.concentration)
+        params = gmm.params_from_sites(sites, covariance_type)
+        _, log_resp = density.log_prob_and_responsibilities(X, params, covariance_type)
+        key_z, key_w, key_total = jax.random.split(rng_key, 3)
+        z = jax.random.categorical(key_z, log_resp)
+        counts = jnp.zeros(gammas.shape, X.dtype).at[z].add(1.0)
+        log_g = jax.random.loggamma(key_w, alpha + counts)
+        log_total = jax.random.loggamma(key_total, jnp.sum(alpha))
+        log_gammas = log_g - jax.nn.logsumexp(log_g) + log_total
+        return {"weight_gammas": jnp.maximum(jnp.exp(log_gammas), tiny)}
+
+    return gibbs_fn
+
+
 @functools.partial(jax.jit, static_argnames=("covariance_type", "ordered_means"))
 def _draws(samples, covariance_type, ordered_means):
     samples = dict(samples)
@@ -154,7 +212,7 @@ def _draws(samples, covariance_type, ordered_means):
 def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_warmup=500,
              num_samples=500, num_chains=4, chain_method="vectorized", target_accept_prob=0.8,
              max_tree_depth=10, dense_mass=False, init="em", ordered_means=False,
-             progress_bar=False):
+             weights_sampler="nuts", progress_bar=False):
     """Sample the posterior of a Gaussian mixture with NUTS.
 
     Parameters
@@ -184,6 +242,17 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
         GMMParams starts every chain there.
     ordered_means : bool
         Constrain the means to increase (d = 1 only).
+    weights_sampler : {"nuts", "gibbs"}
+        "nuts" samples the weights' Gamma variables with NUTS together with everything else,
+        the assignments summed out. "gibbs" (HMC-within-Gibbs, NumPyro's ``HMCGibbs``) draws
+        the weights from their exact conditional at every step (:func:`weights_gibbs_fn`:
+        assignments drawn and discarded, then ``Dirichlet(alpha + counts)``) and moves the
+        other parameters by NUTS with the weights fixed, the assignments summed out. Use
+        "gibbs" for sparse priors (``alpha`` well below 1): NUTS in the sparse corner of the
+        Dirichlet diverges (Old Faithful, 10 full components, ``alpha = 0.01``: 47% of the
+        draws divergent with "nuts", under 1% with "gibbs"; see :mod:`bayesgmm.compare`).
+        With "gibbs", ``energy`` and ``potential_energy`` are those of the NUTS block: the
+        joint log-density at the current weights.
     progress_bar : bool
 
     Returns
@@ -202,6 +271,9 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
                          f"{list(CHAIN_METHODS)}")
     if not 0 < target_accept_prob < 1:
         raise ValueError(f"target_accept_prob must lie in (0, 1), got {target_accept_prob!r}.")
+    if weights_sampler not in WEIGHT_SAMPLERS:
+        raise ValueError(f"Invalid value for 'weights_sampler': {weights_sampler!r}; it should "
+                         f"be in {list(WEIGHT_SAMPLERS)}")
     X, out_dtype = _compute_dtype(X)
     priors = gmm.resolve_priors(X, n_components, covariance_type, priors)
     key_em, key_mcmc = jax.random.split(key)
@@ -210,14 +282,36 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
     strategy = init_to_sample if start is None else init_to_value(values=start)
     kernel = NUTS(model, init_strategy=strategy, target_accept_prob=target_accept_prob,
                   max_tree_depth=max_tree_depth, dense_mass=dense_mass)
+    fields, init_params = NUTS_FIELDS, None
+    if weights_sampler == "gibbs":
+        # The Gibbs block is not covered by the NUTS init strategy: without a value it would
+        # start at a prior draw, which for a sparse Dirichlet underflows to 0 in float32.
+        gammas = (start["weight_gammas"] if start is not None
+                  else jnp.ones(n_components, X.dtype))
+        init_params = {"weight_gammas": gammas if num_chains == 1
+                       else jnp.broadcast_to(gammas, (num_chains, n_components))}
+        kernel = HMCGibbs(kernel, gibbs_fn=weights_gibbs_fn(X, priors, covariance_type,
+                                                            ordered_means=ordered_means),
+                          gibbs_sites=["weight_gammas"])
+        fields = tuple(f"hmc_state.{name}" for name in NUTS_FIELDS)
+        if chain_method == "vectorized":
+            # NumPyro's Gibbs kernels take the vectorising transform itself (its progress
+            # bar is then off for several chains).
+            chain_method = jax.vmap
+            progress_bar = progress_bar and num_chains == 1
     # jit_model_args: data and priors are arguments of the compiled programs, not constants,
     # so a second fit on data of the same shape reuses them.
     mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                 chain_method=chain_method, progress_bar=progress_bar, jit_model_args=True)
-    mcmc.run(key_mcmc, X, priors, extra_fields=NUTS_FIELDS)
+    with warnings.catch_warnings():
+        # NumPyro donates its draw buffers to XLA, which cannot reuse some of them under a
+        # vmapped Gibbs kernel: harmless, and not the user's to act on.
+        warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+        mcmc.run(key_mcmc, X, priors, extra_fields=fields, init_params=init_params)
     params, samples = _draws(mcmc.get_samples(group_by_chain=True), covariance_type,
                              ordered_means)
-    stats = {name: value for name, value in mcmc.get_extra_fields(group_by_chain=True).items()}
+    stats = {name.removeprefix("hmc_state."): value
+             for name, value in mcmc.get_extra_fields(group_by_chain=True).items()}
     draws = PosteriorDraws(params, samples, stats, jnp.sum(stats["diverging"], axis=1), em,
                            priors, None)
     return _cast(draws, out_dtype)
@@ -225,7 +319,7 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
 
 def run_svi(key, X, *, n_components, covariance_type="full", priors=None, guide="normal",
             optimizer=None, num_steps=2000, num_samples=1000, init="em", init_scale=0.01,
-            ordered_means=False, progress_bar=False):
+            ordered_means=False, subsample_size=None, progress_bar=False):
     """Fit a variational approximation (or MAP point) of the posterior with SVI.
 
     Parameters
@@ -249,6 +343,12 @@ def run_svi(key, X, *, n_components, covariance_type="full", priors=None, guide=
     init_scale : float
         Initial standard deviation of the normal guides in the unconstrained space.
     ordered_means : bool
+    subsample_size : int, optional
+        Minibatch SVI for large N: every step evaluates the likelihood on this many rows
+        drawn at random (without replacement) and scales it by ``N / subsample_size``, an
+        unbiased estimate of the full-data ELBO (see :func:`bayesgmm.bayes.model.gmm_model`).
+        A step then costs O(subsample_size) instead of O(N); the losses are noisier, so use
+        more steps or a decaying learning rate. ``None`` (default) uses every row.
     progress_bar : bool
 
     Returns
@@ -264,11 +364,14 @@ def run_svi(key, X, *, n_components, covariance_type="full", priors=None, guide=
                          f"{list(GUIDES)}")
     if not init_scale > 0:
         raise ValueError(f"init_scale must be positive, got {init_scale!r}.")
+    if subsample_size is not None:
+        subsample_size = _check_positive_int("subsample_size", subsample_size)
     X, out_dtype = _compute_dtype(X)
     priors = gmm.resolve_priors(X, n_components, covariance_type, priors)
     key_em, key_svi, key_draws = jax.random.split(key, 3)
     em, start = _start(key_em, X, n_components, covariance_type, init, priors, ordered_means)
-    model = gmm.make_model(n_components, covariance_type, ordered_means=ordered_means)
+    model = gmm.make_model(n_components, covariance_type, ordered_means=ordered_means,
+                           subsample_size=subsample_size)
     init_loc_fn = init_to_sample if start is None else init_to_value(values=start)
     options = {} if guide == "delta" else {"init_scale": init_scale}
     auto = GUIDES[guide](model, init_loc_fn=init_loc_fn, **options)
@@ -286,4 +389,5 @@ def run_svi(key, X, *, n_components, covariance_type="full", priors=None, guide=
                                 result.losses), out_dtype)
 
 
-__all__ = ["CHAIN_METHODS", "GUIDES", "PosteriorDraws", "run_nuts", "run_svi"]
+__all__ = ["CHAIN_METHODS", "GUIDES", "WEIGHT_SAMPLERS", "PosteriorDraws", "run_nuts", "run_svi",
+           "weights_gibbs_fn"]

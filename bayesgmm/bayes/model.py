@@ -297,7 +297,7 @@ def component_sites(covariance_type):
 
 
 def gmm_model(X=None, priors=None, *, n_components, covariance_type="full", n_obs=None,
-              ordered_means=False):
+              ordered_means=False, subsample_size=None):
     """NumPyro model of a Gaussian mixture with the assignments summed out.
 
     Parameters
@@ -313,6 +313,11 @@ def gmm_model(X=None, priors=None, *, n_components, covariance_type="full", n_ob
     ordered_means : bool, static
         Constrain the means to increase (one-dimensional data only): removes label switching
         for d = 1. The prior is then the iid Normal prior restricted to ordered vectors.
+    subsample_size : int, optional, static
+        Evaluate the likelihood on a random subset of this many rows of X (drawn anew at
+        every evaluation, without replacement) scaled by ``N / subsample_size``: an unbiased
+        estimate of the full log-likelihood, for stochastic-gradient SVI on large N. Ignored
+        when X is None.
 
     Sites
     -----
@@ -366,14 +371,22 @@ def gmm_model(X=None, priors=None, *, n_components, covariance_type="full", n_ob
     n = X.shape[0] if X is not None else n_obs
     if n is None:
         raise ValueError("gmm_model needs X or n_obs.")
-    with numpyro.plate("data", n):
-        numpyro.sample(OBS_SITE, GaussianMixtureLikelihood(params, covariance_type), obs=X)
+    if X is None or subsample_size is None or subsample_size >= n:
+        subsample_size = None
+    # With subsample_size, NumPyro's plate draws the row indices and scales the site's
+    # log-probability by n / subsample_size.
+    with numpyro.plate("data", n, subsample_size=subsample_size) as rows:
+        observed = X if subsample_size is None else X[rows]
+        numpyro.sample(OBS_SITE, GaussianMixtureLikelihood(params, covariance_type),
+                       obs=observed)
 
 
-def make_model(n_components, covariance_type, *, ordered_means=False):
+def make_model(n_components, covariance_type, *, ordered_means=False, subsample_size=None):
     """:func:`gmm_model` with its static arguments bound: ``model(X, priors, n_obs=None)``."""
     return functools.partial(gmm_model, n_components=int(n_components),
-                             covariance_type=covariance_type, ordered_means=bool(ordered_means))
+                             covariance_type=covariance_type, ordered_means=bool(ordered_means),
+                             subsample_size=None if subsample_size is None
+                             else int(subsample_size))
 
 
 def _flat_map(fn, params):
