@@ -10,12 +10,20 @@ model selection and batched fitting compile it under their own ``lax.map``/``vma
 exist, the rest have weight exactly zero (so the shared density gives them ``-inf``, they take
 no responsibility and add nothing to the statistics), which lets one compiled program fit
 every K of a sweep.
+
+Sharded data: :func:`fit_em` with ``devices=`` (or given a ``jax.Array`` whose rows are
+sharded by a ``NamedSharding``) compiles :func:`fit_restarts_sharded`, where every pass is a
+``shard_map`` of per-device chunk loops whose statistics are summed with ``psum``. The EM step
+and the stopping rule (:func:`em_update`, :func:`keep_iterating`) are shared with the host
+loop of :mod:`bayesgmm.outofcore`.
 """
 
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from bayesgmm import density, init, stats
@@ -50,16 +58,21 @@ class EMResult(NamedTuple):
     restart_lower_bounds: jax.Array
 
 
-def e_step_statistics(X, params, covariance_type, *, sample_weight=None, chunk_size):
+def e_step_statistics(X, params, covariance_type, *, sample_weight=None, chunk_size,
+                      shift=None):
     """One pass over the data: the statistics of the responsibilities under ``params``.
 
     Parameters
     ----------
     X : array, shape (N, d)
     params : GMMParams
+        In the frame of ``X - shift`` when ``shift`` is given.
     covariance_type : str, static
     sample_weight : array, shape (N,), optional
     chunk_size : int, static
+    shift : array, shape (d,), optional
+        Subtracted from every chunk as it is read: the fit works on centred data without a
+        centred copy of X (which would add N d numbers to the peak memory).
 
     Returns
     -------
@@ -68,6 +81,8 @@ def e_step_statistics(X, params, covariance_type, *, sample_weight=None, chunk_s
     """
     def chunk_fn(i, X_chunk, w_chunk):
         del i
+        if shift is not None:
+            X_chunk = X_chunk - shift
         log_prob, log_resp = density.log_prob_and_responsibilities(X_chunk, params,
                                                                     covariance_type)
         log_lik = jnp.sum(log_prob if w_chunk is None else w_chunk * log_prob)
@@ -76,37 +91,127 @@ def e_step_statistics(X, params, covariance_type, *, sample_weight=None, chunk_s
     return stats.reduce_chunks(chunk_fn, X, sample_weight, chunk_size)
 
 
-def em_iterations(X, params, covariance_type, *, tol, reg_covar, max_iter, chunk_size,
-                  sample_weight=None, component_mask=None):
+def em_update(total, params, lower_bound, covariance_type, *, tol, reg_covar,
+              component_mask=None):
+    """One M-step from the statistics of one pass, and scikit-learn's convergence test.
+
+    Shared by the compiled loop (:func:`em_loop`) and the host loop over chunks of data too
+    large for memory (:mod:`bayesgmm.outofcore`), so that both stop by the same rule.
+
+    Parameters
+    ----------
+    total : SuffStats
+        Statistics around ``params.means`` under ``params``.
+    params : GMMParams
+    lower_bound : array, shape ()
+        The previous iteration's lower bound (``-inf`` before the first).
+
+    Returns
+    -------
+    new_params : GMMParams
+    new_bound : array, shape ()
+        ``total.log_lik / total.weight``: the mean log-likelihood under ``params``.
+    converged : bool array, shape ()
+        ``|new_bound - lower_bound| < tol``.
+    """
+    new_bound = total.log_lik / total.weight
+    new_params = stats.m_step(total, params.means, covariance_type, reg_covar,
+                              component_mask=component_mask)
+    return new_params, new_bound, jnp.abs(new_bound - lower_bound) < tol
+
+
+def keep_iterating(lower_bound, n_iter, converged, max_iter):
+    """The stopping rule: go on while under ``max_iter``, not converged and not NaN.
+
+    Stopping at a NaN lower bound (a covariance lost positive definiteness) makes a failed fit
+    cost one iteration, not ``max_iter``.
+    """
+    return (n_iter < max_iter) & ~converged & ~jnp.isnan(lower_bound)
+
+
+def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
+            component_mask=None):
     """Run EM from ``params`` until the lower bound changes by less than ``tol``.
 
-    Stops early if the lower bound becomes NaN (a covariance lost positive definiteness), so
-    that a failed fit costs one iteration, not ``max_iter``. ``component_mask`` (bool, shape
-    (K,)) keeps padded components at weight zero (see :func:`bayesgmm.stats.m_step`).
+    Parameters
+    ----------
+    statistics : callable
+        ``params -> SuffStats``: one pass over the data (a chunk loop on one device, or a
+        ``shard_map`` of chunk loops with a ``psum`` across devices).
+    params : GMMParams
+    covariance_type : str, static
+    tol, reg_covar : float arrays, shape ()
+    max_iter : int, static
+    component_mask : bool array, shape (K,), optional
+        Keeps padded components at weight zero (see :func:`bayesgmm.stats.m_step`).
 
     Returns
     -------
     params, lower_bound, lower_bounds (max_iter,), n_iter, converged
     """
-    dtype = X.dtype
+    dtype = params.means.dtype
     trace = jnp.full((max_iter,), jnp.nan, dtype)
 
     def cond(state):
         _, lower_bound, n_iter, _, converged = state
-        return (n_iter < max_iter) & ~converged & ~jnp.isnan(lower_bound)
+        return keep_iterating(lower_bound, n_iter, converged, max_iter)
 
     def body(state):
         params, lower_bound, n_iter, trace, _ = state
-        total = e_step_statistics(X, params, covariance_type, sample_weight=sample_weight,
-                                  chunk_size=chunk_size)
-        new_bound = total.log_lik / total.weight
-        new_params = stats.m_step(total, params.means, covariance_type, reg_covar,
-                                  component_mask=component_mask)
-        converged = jnp.abs(new_bound - lower_bound) < tol
+        new_params, new_bound, converged = em_update(
+            statistics(params), params, lower_bound, covariance_type, tol=tol,
+            reg_covar=reg_covar, component_mask=component_mask)
         return new_params, new_bound, n_iter + 1, trace.at[n_iter].set(new_bound), converged
 
     start = (params, jnp.asarray(-jnp.inf, dtype), jnp.int32(0), trace, jnp.array(False))
     return lax.while_loop(cond, body, start)
+
+
+def em_iterations(X, params, covariance_type, *, tol, reg_covar, max_iter, chunk_size,
+                  sample_weight=None, component_mask=None, shift=None):
+    """:func:`em_loop` over the rows of ``X`` in chunks (``shift`` as in
+    :func:`e_step_statistics`).
+
+    Returns
+    -------
+    params, lower_bound, lower_bounds (max_iter,), n_iter, converged
+    """
+    def statistics(params):
+        return e_step_statistics(X, params, covariance_type, sample_weight=sample_weight,
+                                 chunk_size=chunk_size, shift=shift)
+    return em_loop(statistics, params, covariance_type, tol=tol, reg_covar=reg_covar,
+                   max_iter=max_iter, component_mask=component_mask)
+
+
+def _weighted_mean(X, sample_weight):
+    weight = jnp.ones(X.shape[0], X.dtype) if sample_weight is None else sample_weight
+    return jnp.sum(weight[:, None] * X, axis=0) / jnp.sum(weight)
+
+
+def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask, *,
+                      covariance_type, max_iter, n_init, restart_batch_size, has_init):
+    """Restarts under ``lax.map``, each ``init_fn(key)`` then :func:`em_loop`; the best
+    finite lower bound wins. Everything is in the frame centred at ``shift`` until the
+    winner's means are shifted back."""
+    def one_restart(restart_key):
+        if has_init:  # every parameter given: nothing to draw
+            params = GMMParams(*user_init)
+        else:
+            params = init_fn(restart_key)
+            params = GMMParams(*(p if u is None else u for p, u in zip(params, user_init)))
+        return em_loop(statistics, params, covariance_type, tol=tol, reg_covar=reg_covar,
+                       max_iter=max_iter, component_mask=mask)
+
+    keys = jax.random.split(key, n_init)
+    params, bounds, n_iters, traces, converged = lax.map(one_restart, keys,
+                                                         batch_size=restart_batch_size)
+    finite = jnp.isfinite(bounds) & jnp.all(
+        jnp.stack([jnp.all(jnp.isfinite(p.reshape(n_init, -1)), axis=1) for p in params]), 0)
+    best = jnp.argmax(jnp.where(finite, bounds, -jnp.inf))
+    best_params = jax.tree.map(lambda p: p[best], params)
+    best_params = best_params._replace(means=best_params.means + shift)
+    return EMResult(best_params, bounds[best], traces[best], n_iters[best], converged[best],
+                    jnp.where(finite, bounds, jnp.nan))
 
 
 def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init,
@@ -143,43 +248,117 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
         Parameters with ``n_components`` components (padded ones have weight 0). Failed
         restarts are not reported as errors here: check ``lower_bound`` for NaN.
     """
-    # EM is translation-equivariant: centre once so that float32 keeps its digits on data far
-    # from the origin, and shift the means back at the end.
-    weight = jnp.ones(X.shape[0], X.dtype) if sample_weight is None else sample_weight
-    shift = jnp.sum(weight[:, None] * X, axis=0) / jnp.sum(weight)
-    X = X - shift
+    # EM is translation-equivariant: work around the data mean so that float32 keeps its
+    # digits on data far from the origin, and shift the means back at the end. The EM passes
+    # subtract the shift chunk by chunk (no centred copy of X); the initialisation, which
+    # needs the whole data at once, gets a centred copy, and only when it runs.
+    shift = _weighted_mean(X, sample_weight)
     user_init = (weights_init, None if means_init is None else means_init - shift,
                  precisions_cholesky_init)
     mask = None if n_active is None else jnp.arange(n_components) < n_active
 
-    def one_restart(restart_key):
-        if has_init:  # every parameter given: nothing to draw
-            params = GMMParams(*user_init)
-        else:
-            params = init.initialize(restart_key, X, n_components, covariance_type,
-                                     method=init_params, reg_covar=reg_covar,
-                                     chunk_size=chunk_size, sample_weight=sample_weight,
-                                     n_active=n_active)
-            params = GMMParams(*(p if u is None else u for p, u in zip(params, user_init)))
-        return em_iterations(X, params, covariance_type, tol=tol, reg_covar=reg_covar,
-                             max_iter=max_iter, chunk_size=chunk_size,
-                             sample_weight=sample_weight, component_mask=mask)
+    def init_fn(restart_key):
+        return init.initialize(restart_key, X - shift, n_components, covariance_type,
+                               method=init_params, reg_covar=reg_covar, chunk_size=chunk_size,
+                               sample_weight=sample_weight, n_active=n_active)
 
-    keys = jax.random.split(key, n_init)
-    params, bounds, n_iters, traces, converged = lax.map(one_restart, keys,
-                                                         batch_size=restart_batch_size)
-    finite = jnp.isfinite(bounds) & jnp.all(
-        jnp.stack([jnp.all(jnp.isfinite(p.reshape(n_init, -1)), axis=1) for p in params]), 0)
-    best = jnp.argmax(jnp.where(finite, bounds, -jnp.inf))
-    best_params = jax.tree.map(lambda p: p[best], params)
-    best_params = best_params._replace(means=best_params.means + shift)
-    return EMResult(best_params, bounds[best], traces[best], n_iters[best], converged[best],
-                    jnp.where(finite, bounds, jnp.nan))
+    def statistics(params):
+        return e_step_statistics(X, params, covariance_type, sample_weight=sample_weight,
+                                 chunk_size=chunk_size, shift=shift)
+
+    return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask,
+                             covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
+                             restart_batch_size=restart_batch_size, has_init=has_init)
 
 
-_fit_em = jax.jit(fit_restarts, static_argnames=(
-    "n_components", "covariance_type", "max_iter", "n_init", "init_params", "chunk_size",
-    "restart_batch_size", "has_init"))
+def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
+                         precisions_cholesky_init, tol, reg_covar, *, mesh, sample_axes,
+                         n_samples, weighted, n_components, covariance_type, max_iter, n_init,
+                         init_params, chunk_size, restart_batch_size, has_init):
+    """:func:`fit_restarts` on data sharded along the sample axis (traceable, no jit).
+
+    Every EM pass is a ``shard_map``: each device runs the chunk loop over its own rows and
+    the statistics are summed across devices with ``psum`` (one all-reduce of K d^2 numbers
+    per iteration); no device ever sees another's rows during EM.
+
+    The initialisation (k-means++, k-means, ...) needs the whole data set: it runs on the
+    rows gathered onto every device (an all-gather inside the same program), which makes the
+    fit equal to the single-device fit with the same key. Passing all three initial
+    parameters (``has_init``) skips it and with it the gather.
+
+    Parameters
+    ----------
+    X : array, shape (N_pad, d)
+        Rows sharded over ``sample_axes`` of ``mesh``; ``N_pad`` a multiple of the number of
+        shards. Rows from ``n_samples`` on are padding.
+    sample_weight : array, shape (N_pad,), or None
+        Zero on padding rows; None only when there is no padding and no user weight.
+    mesh : jax.sharding.Mesh, static
+    sample_axes : tuple of str, static
+        Mesh axes the sample axis is sharded over.
+    n_samples : int, static
+        Number of real rows (the first ``n_samples``).
+    weighted : bool, static
+        Whether the user gave sample weights (else the padding weights are only padding).
+    Others : as :func:`fit_restarts`.
+    """
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    # Padding rows weigh zero, so they change neither the shift nor any statistic.
+    shift = _weighted_mean(X, sample_weight)
+    user_init = (weights_init, None if means_init is None else means_init - shift,
+                 precisions_cholesky_init)
+    rows_per_shard = X.shape[0] // _n_shards(mesh, sample_axes)
+    local_chunk = int(min(chunk_size, rows_per_shard))
+    replicated = NamedSharding(mesh, P())
+
+    def init_fn(restart_key):
+        X_all = lax.with_sharding_constraint(X[:n_samples], replicated)
+        w_all = (lax.with_sharding_constraint(sample_weight[:n_samples], replicated)
+                 if weighted else None)
+        return init.initialize(restart_key, X_all - shift, n_components, covariance_type,
+                               method=init_params, reg_covar=reg_covar, chunk_size=chunk_size,
+                               sample_weight=w_all)
+
+    def local_statistics(X_local, w_local, params, shift):
+        total = e_step_statistics(X_local, params, covariance_type, sample_weight=w_local,
+                                  chunk_size=local_chunk, shift=shift)
+        return lax.psum(total, sample_axes)
+
+    # check_vma=False: the chunk loop's zero-initialised carry is device-invariant while each
+    # chunk's statistics vary across devices, which the replication checker rejects; the psum
+    # makes the result replicated, as out_specs=P() says.
+    rows = P(sample_axes, None)
+    if sample_weight is None:
+        local = jax.shard_map(lambda X_local, params, shift: local_statistics(
+                                  X_local, None, params, shift),
+                              mesh=mesh, in_specs=(rows, P(), P()), out_specs=P(),
+                              check_vma=False)
+
+        def statistics(params):
+            return local(X, params, shift)
+    else:
+        local = jax.shard_map(local_statistics, mesh=mesh,
+                              in_specs=(rows, P(sample_axes), P(), P()), out_specs=P(),
+                              check_vma=False)
+
+        def statistics(params):
+            return local(X, sample_weight, params, shift)
+
+    return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, None,
+                             covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
+                             restart_batch_size=restart_batch_size, has_init=has_init)
+
+
+def _n_shards(mesh, sample_axes):
+    return math.prod(mesh.shape[a] for a in sample_axes)
+
+
+_STATIC = ("n_components", "covariance_type", "max_iter", "n_init", "init_params", "chunk_size",
+           "restart_batch_size", "has_init")
+_fit_em = jax.jit(fit_restarts, static_argnames=_STATIC)
+_fit_em_sharded = jax.jit(fit_restarts_sharded, static_argnames=_STATIC + (
+    "mesh", "sample_axes", "n_samples", "weighted"))
 
 
 FIT_FAILED_MESSAGE = (
@@ -198,7 +377,7 @@ def fit_failed_error(dtype):
 def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6,
            max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
            precisions_init=None, precisions_cholesky_init=None, sample_weight=None,
-           chunk_size=None, restart_batch_size=1):
+           chunk_size=None, restart_batch_size=1, devices=None):
     """Fit a Gaussian mixture by EM; the whole fit is one compiled program.
 
     Parameters
@@ -232,6 +411,19 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         Restarts run ``restart_batch_size`` at a time under ``vmap`` and the batches one after
         another. 1 (the default) runs them sequentially, which is faster on CPU: a batched
         ``while_loop`` runs every restart to the slowest one's iteration count.
+    devices : sequence of jax.Device, or jax.sharding.Mesh, optional
+        Shard the rows over these devices (a Mesh: over all its axes) and fit on all of them
+        at once. Without ``devices``, an ``X`` that is a ``jax.Array`` with a
+        ``NamedSharding`` whose first (sample) axis is sharded is fitted on its own mesh, as
+        it lies: this is the multi-host route (see ``examples/multihost.py``). Each EM pass
+        runs the chunk loop on every device's own rows and sums the statistics across
+        devices (``psum``) inside the compiled program. When N is not a multiple of the
+        number of shards the rows are padded with zero-weight rows, which change nothing.
+        The initialisation runs on the rows gathered onto every device, so the result equals
+        the single-device fit with the same key (to rounding); pass ``weights_init``,
+        ``means_init`` and ``precisions_init`` to skip it (and the gather) when the data are
+        too large to replicate. A ``sample_weight`` for a sharded ``X`` may be a host array
+        or a ``jax.Array`` sharded like X's rows.
 
     Returns
     -------
@@ -245,9 +437,17 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         under ``jit``/``vmap``, check ``result.lower_bound`` for NaN.
     """
     check_covariance_type(covariance_type)
-    X = jnp.asarray(X)
+    mesh, sample_axes = sample_mesh(X, devices)
+    if mesh is None:
+        X = jnp.asarray(X)
+    elif not isinstance(X, jax.Array):
+        # Host data stay on the host until shard_rows copies each shard to its device.
+        X = np.asarray(X)
+        X = X.astype(jax.dtypes.canonicalize_dtype(X.dtype))
     if not jnp.issubdtype(X.dtype, jnp.floating):
         X = X.astype(jnp.result_type(float))
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional (n_samples, n_features), got shape {X.shape}")
     n_samples, n_features = X.shape
     dtype = X.dtype
 
@@ -260,15 +460,105 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     has_init = all(a is not None for a in (weights_init, means_init, precisions_cholesky_init))
     if chunk_size is None:
         chunk_size = stats.default_chunk_size(n_samples, n_components, n_features)
-    result = _fit_em(
-        key, X, as_dtype(sample_weight), as_dtype(weights_init), as_dtype(means_init),
-        as_dtype(precisions_cholesky_init), jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype),
-        n_components=int(n_components), covariance_type=covariance_type,
-        max_iter=int(max_iter), n_init=1 if has_init else int(n_init), init_params=init_params,
-        chunk_size=int(min(chunk_size, n_samples)), restart_batch_size=int(min(restart_batch_size, n_init)),
-        has_init=has_init)
+    inits = (as_dtype(weights_init), as_dtype(means_init), as_dtype(precisions_cholesky_init),
+             jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype))
+    statics = dict(n_components=int(n_components), covariance_type=covariance_type,
+                   max_iter=int(max_iter), n_init=1 if has_init else int(n_init),
+                   init_params=init_params, chunk_size=int(min(chunk_size, n_samples)),
+                   restart_batch_size=int(min(restart_batch_size, n_init)), has_init=has_init)
+    if mesh is None:
+        result = _fit_em(key, X, as_dtype(sample_weight), *inits, **statics)
+    else:
+        X_sharded, weight_sharded = shard_rows(X, sample_weight, mesh, sample_axes)
+        result = _fit_em_sharded(key, X_sharded, weight_sharded, *inits, mesh=mesh,
+                                 sample_axes=sample_axes, n_samples=n_samples,
+                                 weighted=sample_weight is not None, **statics)
     if not isinstance(result.lower_bound, jax.core.Tracer):
         finite = all(bool(jnp.all(jnp.isfinite(p))) for p in result.params)
         if not finite or bool(jnp.isnan(result.lower_bound)):
             raise fit_failed_error(dtype)
     return result
+
+
+SAMPLE_AXIS = "samples"
+
+
+def sample_mesh(X, devices):
+    """Where :func:`fit_em` shards the rows: ``(mesh, sample_axes)``, or ``(None, None)``
+    for an ordinary single-device fit.
+
+    From ``devices`` when given (a Mesh: all its axes; a sequence of devices: a new 1-D mesh
+    with axis ``"samples"``), else from X's ``NamedSharding`` when its first axis is sharded.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``devices`` that are not a non-empty sequence of distinct devices or a Mesh.
+    """
+    from jax.sharding import Mesh, NamedSharding
+    if devices is not None:
+        if isinstance(devices, Mesh):
+            return devices, tuple(devices.axis_names)
+        devices = list(devices)
+        if not devices or not all(isinstance(d, jax.Device) for d in devices):
+            raise TypeError(f"devices must be a non-empty sequence of jax.Device or a "
+                            f"jax.sharding.Mesh, got {devices!r}")
+        if len(set(devices)) != len(devices):
+            raise ValueError(f"devices must be distinct, got {devices!r}")
+        return Mesh(np.array(devices), (SAMPLE_AXIS,)), (SAMPLE_AXIS,)
+    if isinstance(X, jax.core.Tracer):  # under jit the caller's jit decides the layout
+        return None, None
+    sharding = getattr(X, "sharding", None)
+    if isinstance(X, jax.Array) and isinstance(sharding, NamedSharding):
+        spec = tuple(sharding.spec) + (None,)
+        if spec[0] is not None:
+            axes = spec[0] if isinstance(spec[0], tuple) else (spec[0],)
+            return sharding.mesh, axes
+    return None, None
+
+
+def shard_rows(X, sample_weight, mesh, sample_axes):
+    """Lay the rows of X (and the weights) out over ``sample_axes`` of ``mesh``.
+
+    Pads the rows to a multiple of the number of shards with zero rows of weight zero (and
+    then always returns weights, ones on the real rows). A NumPy X is padded on the host and
+    copied shard by shard; a ``jax.Array`` already laid out this way is used as it is.
+
+    Returns
+    -------
+    X : jax.Array, shape (N_pad, d), sharded as ``P(sample_axes, None)``
+    sample_weight : jax.Array, shape (N_pad,), sharded as ``P(sample_axes)``, or None
+        None when there was neither padding nor a user weight.
+    """
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    n_samples = X.shape[0]
+    n_pad = -n_samples % _n_shards(mesh, sample_axes)
+    rows = NamedSharding(mesh, P(sample_axes, None))
+    weights = NamedSharding(mesh, P(sample_axes))
+    if isinstance(X, jax.Array):
+        X = _pad_rows(X, n_pad, rows) if n_pad else jax.device_put(X, rows)
+    else:
+        X = jax.device_put(np.pad(X, ((0, n_pad), (0, 0))) if n_pad else X, rows)
+    if sample_weight is None and not n_pad:
+        return X, None
+    if sample_weight is None:
+        sample_weight = np.ones(n_samples, X.dtype)
+    if not isinstance(sample_weight, jax.Array):
+        sample_weight = np.asarray(sample_weight)
+    if sample_weight.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got "
+                         f"{sample_weight.shape}")
+    if isinstance(sample_weight, jax.Array):
+        sample_weight = sample_weight.astype(X.dtype)
+        sample_weight = (_pad_rows(sample_weight, n_pad, weights) if n_pad
+                         else jax.device_put(sample_weight, weights))
+    else:
+        sample_weight = jax.device_put(
+            np.pad(np.asarray(sample_weight, X.dtype), (0, n_pad)), weights)
+    return X, sample_weight
+
+
+def _pad_rows(a, n_pad, sharding):
+    pad = ((0, n_pad),) + ((0, 0),) * (a.ndim - 1)
+    return jax.jit(lambda a: jnp.pad(a, pad), out_shardings=sharding)(a)

@@ -88,8 +88,13 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
 def m_step(total, shift, covariance_type, reg_covar, component_mask=None):
     """Maximum-likelihood parameters from statistics taken around ``shift`` (shape (K, d)).
 
-    As scikit-learn, ``10 * eps`` is added to every ``n_k`` so that an empty component gives
-    finite (if meaningless) parameters instead of a division by zero.
+    Empty components (deliberate, documented in :class:`bayesgmm.GaussianMixture`): as
+    scikit-learn, ``10 * eps`` is added to every ``n_k``, so a component that took no
+    responsibility gets weight ``10 eps / (N + 10 K eps)`` (tiny but never zero: its
+    log-weight stays finite), keeps its mean ``shift`` (its first moment around ``shift`` is
+    zero; scikit-learn, whose moments are not shifted, moves it to the origin instead) and,
+    unless tied, gets covariance ``reg_covar * I`` (its second moment is zero), so with
+    ``reg_covar = 0`` the fit fails with the actionable error. It is not re-seeded.
 
     Parameters
     ----------
