@@ -7,6 +7,10 @@ The public API:
 - :func:`bic_sweep`, :class:`GaussianMixtureIC`, :func:`select`, :func:`plot_bic`: BIC / AIC /
   ICL over K and covariance types, one compiled program per covariance type.
 - :func:`bootstrap`, :func:`fit_em_batch`: many fits at once (resamples, data sets).
+- Scaling out: :func:`fit_em` on data sharded over devices (``devices=`` or a sharded
+  ``jax.Array``); :func:`fit_em_chunks` with :func:`npy_chunks` / :func:`npy_dir_chunks` for
+  data larger than memory; :mod:`bayesgmm.online` (``GaussianMixture.partial_fit``) for
+  streams.
 - :class:`BayesianGMM`, :func:`run_nuts`, :func:`run_svi`, :class:`Priors` and the
   :mod:`bayesgmm.bayes` package: the NumPyro model (imported on first use).
 - :class:`GMMParams` and :mod:`bayesgmm.density`: the parameters and the one density
@@ -19,10 +23,11 @@ The public API:
 
 import importlib
 
-from bayesgmm import datasets, density
+from bayesgmm import datasets, density, online
 from bayesgmm.em import EMResult, fit_em
 from bayesgmm.estimator import ConvergenceWarning, GaussianMixture, NotFittedError
 from bayesgmm.estimator_ic import GaussianMixtureIC, select
+from bayesgmm.outofcore import fit_em_chunks, npy_chunks, npy_dir_chunks
 from bayesgmm.params import GMMParams
 from bayesgmm.resampling import BootstrapResult, bootstrap, fit_em_batch
 from bayesgmm.selection import SweepResult, bic_sweep, plot_bic
@@ -66,6 +71,10 @@ __all__ = [
     "density",
     "fit_em",
     "fit_em_batch",
+    "fit_em_chunks",
+    "npy_chunks",
+    "npy_dir_chunks",
+    "online",
     "plot_bic",
     "run_nuts",
     "run_svi",

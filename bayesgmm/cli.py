@@ -196,12 +196,14 @@ def _bayes(args):
                                    covariance_type=args.covariance_type, priors=priors,
                                    num_warmup=args.num_warmup, num_samples=args.num_samples,
                                    num_chains=args.num_chains,
-                                   target_accept_prob=args.target_accept, progress_bar=True)
+                                   target_accept_prob=args.target_accept,
+                                   weights_sampler=args.weights_sampler, progress_bar=True)
     else:
         draws = inference.run_svi(key_fit, X, n_components=args.n_components,
                                   covariance_type=args.covariance_type, priors=priors,
                                   guide=args.guide, num_steps=args.num_steps,
-                                  num_samples=args.num_samples, progress_bar=True)
+                                  num_samples=args.num_samples,
+                                  subsample_size=args.subsample_size, progress_bar=True)
     seconds = time.perf_counter() - start
     relabelled, _ = posterior.relabel(draws, args.covariance_type)
     kplus = posterior.kplus_probabilities(
@@ -260,7 +262,7 @@ def _compare(args, X=None, names=None, label=None):
                          sweep_covariance_types=args.sweep_types.split(","), e0=args.e0,
                          num_warmup=args.num_warmup, num_samples=args.num_samples,
                          num_chains=args.num_chains, target_accept_prob=args.target_accept,
-                         sensitivity_e0=sensitivity,
+                         weights_sampler=args.weights_sampler, sensitivity_e0=sensitivity,
                          sensitivity_num_warmup=args.sensitivity_num_warmup,
                          sensitivity_num_samples=args.sensitivity_num_samples,
                          n_init=args.n_init, feature_names=names, data_label=label,
@@ -297,7 +299,10 @@ def _add_compare_options(parser, *, k_max, num_warmup, num_samples, sensitivity_
     parser.add_argument("--num-warmup", type=int, default=num_warmup)
     parser.add_argument("--num-samples", type=int, default=num_samples)
     parser.add_argument("--num-chains", type=int, default=2)
-    parser.add_argument("--target-accept", type=float, default=0.95)
+    parser.add_argument("--target-accept", type=float, default=0.8)
+    parser.add_argument("--weights-sampler", default="gibbs", choices=("gibbs", "nuts"),
+                        help="weights by their Gibbs conditional (default; NUTS for the rest) "
+                             "or by NUTS with everything else")
     parser.add_argument("--sensitivity-num-warmup", type=int, default=sensitivity_draws)
     parser.add_argument("--sensitivity-num-samples", type=int, default=sensitivity_draws)
     parser.add_argument("--n-init", type=int, default=3, help="EM restarts per model")
@@ -341,9 +346,14 @@ def build_parser():
     bayes.add_argument("--num-samples", type=int, default=500)
     bayes.add_argument("--num-chains", type=int, default=2)
     bayes.add_argument("--target-accept", type=float, default=0.8)
+    bayes.add_argument("--weights-sampler", default="nuts", choices=("nuts", "gibbs"),
+                       help="NUTS: weights by NUTS with everything else; 'gibbs' draws them "
+                            "from their conditional (use with a sparse --e0)")
     bayes.add_argument("--guide", default="normal",
                        choices=("normal", "multivariate_normal", "delta"))
     bayes.add_argument("--num-steps", type=int, default=2000, help="SVI steps")
+    bayes.add_argument("--subsample-size", type=int, default=None,
+                       help="SVI: rows per step (minibatch SVI for large data)")
     bayes.add_argument("--out", default="bayesgmm-out", help="output folder")
     bayes.set_defaults(func=_bayes)
 

@@ -15,15 +15,25 @@ the answer, and (ii) the hyperprior couples ``e0`` to every log-Gamma weight var
 funnel that adds divergences. ``concentration_prior=(10, 10 * k_max)`` selects the hyperprior
 (its K+ prior is then simulated).
 
-Sampler settings. A start at a 10-component EM fit with ``target_accept_prob=0.8`` gave 47% divergent
-transitions on Old Faithful (``e0 = 0.01``, 10 full components, float32, 2 x 300 draws, ~540
-leapfrog steps per draw). The defaults here start every chain at the BIC-chosen EM fit padded to
-``k_max`` with *emptied* components (weight ``1e-4`` each, mean and covariance of the data), so
-that NUTS need not drain spurious components through the Dirichlet's sparse corner, and use
-``target_accept_prob=0.95``; their effect on that case is not yet measured. The weights are the
-normalised Gamma variables of :mod:`bayesgmm.bayes.model`; with ``u = log g`` an empty
-component's ``u`` has a standard deviation of about ``1/e0``, which is what makes the trees long.
-Divergences are always reported.
+Sampler settings (measured on Old Faithful, ``e0 = 0.01``, full covariance, 2 chains; see
+the issue-5 note and benchmarks/README.md). With the weights sampled by NUTS (the normalised
+Gamma variables of :mod:`bayesgmm.bayes.model`, where an empty component's ``log g`` has a
+standard deviation of about ``1/e0``), 43-47% of the draws were divergent (10 components) and
+trees ran to 500+ leapfrog steps, whatever the start and ``target_accept_prob`` (0.8, 0.95).
+The default is therefore HMC-within-Gibbs (``weights_sampler="gibbs"``): every step draws the
+weights from their exact conditional ``Dirichlet(e0 + n_k)`` given assignments drawn from
+their conditional (:func:`bayesgmm.bayes.inference.weights_gibbs_fn`), and NUTS moves means
+and covariances with the weights fixed and the assignments summed out. Measured: 0.1-0.25% of
+the draws divergent (10 and 6 components), 25 leapfrog steps per draw instead of 500. Chains
+start at the ``k_max``-component EM fit (``init="em"``) and let the surplus components drain,
+as Malsiner-Walli et al. start from ``k_max`` k-means clusters; a start with pre-emptied
+components (``init="empty"``) cannot reach K+ larger than the BIC choice. ``target_accept_prob``
+is NumPyro's 0.8: with the weights out of NUTS, raising it only lengthened the trees.
+
+What the Gibbs sampler cannot do is refill an empty component: on Old Faithful's full-
+covariance model the posterior has modes at K+ = 2 and K+ = 3, and different chains drain to
+different ones. R-hat of K+ shows it, and the report says so in words when it exceeds
+:data:`RHAT_WARNING`. Divergences are always reported.
 
 On small data the posterior of K+ follows ``e0`` closely, so the result carries a
 prior-sensitivity panel: P(K+) re-estimated for several ``e0`` values with shorter chains.
@@ -52,6 +62,8 @@ from bayesgmm.selection import bic_sweep, check_data, plot_bic
 DEFAULT_E0 = 0.01
 #: Default concentrations of the prior-sensitivity panel.
 SENSITIVITY_E0 = (0.01, 0.1, 0.5, 1.0)
+#: R-hat of K+ above which the report says that the chains disagree.
+RHAT_WARNING = 1.1
 #: Start weight of each emptied component (the remaining mass goes to the BIC fit's components).
 EMPTY_WEIGHT = 1e-4
 
@@ -276,6 +288,11 @@ class CompareResult(NamedTuple):
         """The posterior mode of K+."""
         return int(np.argmax(self.kplus_posterior)) + 1
 
+    @property
+    def kplus_chain_modes(self):
+        """The most frequent K+ of each chain (list of int)."""
+        return [int(np.bincount(chain).argmax()) for chain in np.asarray(self.kplus_draws)]
+
     def to_dict(self):
         """Everything in the report as JSON-ready Python values."""
         def arr(a):
@@ -331,9 +348,17 @@ class CompareResult(NamedTuple):
             f"K+ = {int(np.argmax(self.kplus_prior)) + 1}.",
             f"- Divergences: {d['num_divergences']} of {d['num_draws']} draws "
             f"({100 * d['divergence_fraction']:.2f}%); R-hat K+ {_fmt(d['rhat_kplus'])}, "
-            f"R-hat log-likelihood {_fmt(d['rhat_log_likelihood'])}.", "",
-            "## BIC (lower is better) by K and covariance type", "",
+            f"R-hat log-likelihood {_fmt(d['rhat_log_likelihood'])}.",
         ]
+        if d["rhat_kplus"] is not None and d["rhat_kplus"] > RHAT_WARNING:
+            lines.append(
+                f"- **The chains disagree on K+** (R-hat {d['rhat_kplus']:.2f} > "
+                f"{RHAT_WARNING}): chains settled on different numbers of occupied components "
+                f"(per chain: {', '.join(str(m) for m in self.kplus_chain_modes)}). A "
+                f"component that empties out under a sparse prior rarely refills, so P(K+) "
+                f"mixes the chains' outcomes rather than the posterior; read both modes as "
+                f"plausible and run more chains before quoting P(K+).")
+        lines += ["", "## BIC (lower is better) by K and covariance type", ""]
         bic = self.sweep.criterion_table("bic")
         types = list(bic)
         lines += ["| K | " + " | ".join(types) + f" | BIC weight ({self.covariance_type}) |",
@@ -359,7 +384,8 @@ class CompareResult(NamedTuple):
                          f"{int(np.argmax(self.sensitivity_prior[e0])) + 1} | "
                          f"{100 * sd['divergence_fraction']:.1f}% |")
         lines += ["", "## Sampler", "",
-                  f"NUTS, {s['num_chains']} chains x ({s['num_warmup']} warmup + "
+                  f"NUTS ({s['weights_sampler']} weights), {s['num_chains']} chains x "
+                  f"({s['num_warmup']} warmup + "
                   f"{s['num_samples']} draws), target_accept_prob {s['target_accept_prob']}, "
                   f"start: {s['init']}; mean leapfrog steps per draw "
                   f"{d['mean_num_steps']:.1f}; ESS log-likelihood "
@@ -543,8 +569,8 @@ def _divergence_summary(draws):
 
 def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=COVARIANCE_TYPES,
             e0=DEFAULT_E0, concentration_prior=None, num_warmup=500, num_samples=500,
-            num_chains=2, chain_method="vectorized", target_accept_prob=0.95, max_tree_depth=10,
-            init="empty",
+            num_chains=2, chain_method="vectorized", target_accept_prob=0.8, max_tree_depth=10,
+            weights_sampler="gibbs", init="em",
             sensitivity_e0=SENSITIVITY_E0, sensitivity_num_warmup=200,
             sensitivity_num_samples=200, n_init=3, sweep=None, feature_names=None,
             data_label="data", progress=None, progress_bar=False):
@@ -568,9 +594,14 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         ``(10, 10 * k_max)`` as in Malsiner-Walli et al.
     num_warmup, num_samples, num_chains, chain_method, target_accept_prob, max_tree_depth
         NUTS settings of the main fit (see :func:`bayesgmm.bayes.run_nuts`).
-    init : {"empty", "em"}, default "empty"
-        "empty": every chain starts at the BIC-chosen EM fit of ``covariance_type`` padded
-        with emptied components (:func:`empty_start`); "em": at a k_max-component EM fit.
+    weights_sampler : {"gibbs", "nuts"}, default "gibbs"
+        How the weights are sampled (:func:`bayesgmm.bayes.run_nuts`): by their exact Gibbs
+        conditional (the default; NUTS moves the rest) or by NUTS with everything else.
+    init : {"em", "empty"}, default "em"
+        "em": every chain starts at a k_max-component EM fit and the surplus components
+        drain; "empty": at the BIC-chosen EM fit of ``covariance_type`` padded with emptied
+        components (:func:`empty_start`), from which the Gibbs weights sampler cannot reach
+        more occupied components than BIC chose.
     sensitivity_e0 : sequence of float, default (0.01, 0.1, 0.5, 1)
         e0 values of the prior-sensitivity panel; empty to skip it. A value equal to ``e0``
         (without hyperprior) reuses the main fit.
@@ -611,6 +642,9 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
             raise ValueError(f"{name} must be a finite positive number, got {value!r}.")
     if init not in ("empty", "em"):
         raise ValueError(f"Invalid value for 'init': {init!r}; it must be 'empty' or 'em'.")
+    if weights_sampler not in inference.WEIGHT_SAMPLERS:
+        raise ValueError(f"Invalid value for 'weights_sampler': {weights_sampler!r}; it should "
+                         f"be in {list(inference.WEIGHT_SAMPLERS)}")
     sensitivity_num_warmup = _check_int("sensitivity_num_warmup", sensitivity_num_warmup, 0)
     sensitivity_num_samples = _check_int("sensitivity_num_samples", sensitivity_num_samples)
     if isinstance(sweep_covariance_types, str):
@@ -641,14 +675,16 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         priors = Priors(concentration_prior=tuple(float(v) for v in concentration_prior))
     else:
         priors = Priors(concentration=float(e0))
-    start_params = "em"
+    # The sweep has fitted k_max components already (with its restarts): start there.
+    start_params = sweep.fit_result(covariance_type, k_max).params
     if init == "empty":
         k_best = int(np.argmax(weights)) + 1
         start_params = empty_start(sweep.fit_result(covariance_type, k_best).params, k_max,
                                    np.asarray(X), covariance_type)
     nuts = dict(n_components=k_max, covariance_type=covariance_type, num_chains=num_chains,
                 chain_method=chain_method, target_accept_prob=target_accept_prob,
-                max_tree_depth=max_tree_depth, init=start_params, progress_bar=progress_bar)
+                max_tree_depth=max_tree_depth, weights_sampler=weights_sampler,
+                init=start_params, progress_bar=progress_bar)
     start = time.perf_counter()
     draws = inference.run_nuts(key_nuts, X, priors=priors, num_warmup=num_warmup,
                                num_samples=num_samples, **nuts)
@@ -693,7 +729,7 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
                                 else [float(v) for v in concentration_prior]),
         "num_warmup": num_warmup, "num_samples": num_samples, "num_chains": num_chains,
         "chain_method": chain_method, "target_accept_prob": target_accept_prob,
-        "max_tree_depth": max_tree_depth,
+        "max_tree_depth": max_tree_depth, "weights_sampler": weights_sampler,
         "init": ("BIC-chosen EM fit padded with emptied components" if init == "empty"
                  else f"{k_max}-component EM fit"),
         "sensitivity_num_warmup": sensitivity_num_warmup,

@@ -111,9 +111,32 @@ def test_markdown_json_and_figure(galaxy_result, tmp_path):
     assert json.loads((tmp_path / "r.json").read_text()) == data
     assert set(data["sensitivity"]) == {"0.01", "1.0"}
     assert math.isclose(sum(data["kplus_posterior"]), 1.0, abs_tol=1e-5)
-    assert data["settings"]["target_accept_prob"] == 0.95
+    assert data["settings"]["target_accept_prob"] == 0.8
+    assert data["settings"]["weights_sampler"] == "gibbs"
     r.plot(tmp_path / "compare.png")
     assert (tmp_path / "compare.png").stat().st_size > 20_000
+
+
+def test_markdown_says_when_chains_disagree_on_kplus(galaxy_result):
+    r = galaxy_result
+    assert "chains disagree" not in r._replace(
+        diagnostics={**r.diagnostics, "rhat_kplus": 1.0}).to_markdown()
+    split = r._replace(diagnostics={**r.diagnostics, "rhat_kplus": 3.0},
+                       kplus_draws=np.array([[2] * 30, [3] * 30]))
+    assert split.kplus_chain_modes == [2, 3]
+    assert "**The chains disagree on K+** (R-hat 3.00 > 1.1)" in split.to_markdown()
+    assert "per chain: 2, 3" in split.to_markdown()
+
+
+@pytest.mark.slow
+def test_sparse_mixture_on_old_faithful_has_under_one_percent_divergences(faithful):
+    """Issue 5's case with the defaults (weights by their Gibbs conditional): e0 = 0.01,
+    full covariance, k_max = 6, float32 as the command line runs it."""
+    r = compare(jax.random.key(0), faithful.astype(np.float32), k_max=6,
+                sweep_covariance_types=("full",), num_warmup=200, num_samples=200,
+                sensitivity_e0=())
+    assert r.diagnostics["divergence_fraction"] < 0.01
+    assert 2 <= r.kplus_mode <= 4
 
 
 @pytest.mark.slow
