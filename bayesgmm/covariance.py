@@ -22,7 +22,7 @@ and the lower Cholesky factor of ``P`` when given ``precisions_init``. Both work
 from typing import Callable, NamedTuple
 
 import jax.numpy as jnp
-from jax.scipy.linalg import cho_solve, solve_triangular
+from jax.scipy.linalg import solve_triangular
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -71,11 +71,17 @@ def _matrix_precisions(prec_chol):
 
 
 def _matrix_covariances(prec_chol):
-    # The factor may be upper or lower triangular (see the module docstring), so invert P
-    # through its own Cholesky factor rather than through U.
-    precision = _matrix_precisions(prec_chol)
-    eye = jnp.broadcast_to(jnp.eye(precision.shape[-1], dtype=precision.dtype), precision.shape)
-    return _symmetrise(cho_solve((jnp.linalg.cholesky(precision), True), eye))
+    # Sigma = (U U^T)^{-1} = U^{-T} U^{-1}: invert the triangular factor itself. Forming
+    # P = U U^T first squares the condition number, and in float32 a covariance that EM had
+    # factorised fine (reg_covar tiny next to the data's variance) then lost positive
+    # definiteness: NaN covariances_ beside finite precisions_cholesky_. The factor may be
+    # upper or lower triangular (see the module docstring): solve both ways, keep the one
+    # that matches (a d x d solve, cheap).
+    eye = jnp.broadcast_to(jnp.eye(prec_chol.shape[-1], dtype=prec_chol.dtype), prec_chol.shape)
+    upper = jnp.all(jnp.tril(prec_chol, -1) == 0, axis=(-2, -1))[..., None, None]
+    inverse = jnp.where(upper, solve_triangular(prec_chol, eye, lower=False),
+                        solve_triangular(prec_chol, eye, lower=True))
+    return _symmetrise(jnp.swapaxes(inverse, -1, -2) @ inverse)
 
 
 def _symmetrise(a):

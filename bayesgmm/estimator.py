@@ -4,6 +4,7 @@ import functools
 import inspect
 import math
 import numbers
+import sys
 import time
 import warnings
 
@@ -24,7 +25,29 @@ class ConvergenceWarning(UserWarning):
 
 
 class NotFittedError(ValueError, AttributeError):
-    """An estimator was used before ``fit`` (a ValueError and AttributeError, as scikit-learn's)."""
+    """An estimator was used before ``fit`` (a ValueError and AttributeError, as scikit-learn's).
+
+    When scikit-learn is already imported, the error raised is also an instance of
+    ``sklearn.exceptions.NotFittedError``, so code written for scikit-learn (and its
+    ``check_estimator``) catches it; bayesgmm never imports scikit-learn for this.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+        if cls is NotFittedError and sklearn_exceptions is not None:
+            cls = _not_fitted_error_for(sklearn_exceptions.NotFittedError)
+        return super().__new__(cls, *args, **kwargs)
+
+
+@functools.cache
+def _not_fitted_error_for(sklearn_not_fitted_error):
+    return type("NotFittedError", (NotFittedError, sklearn_not_fitted_error),
+                {"__module__": __name__, "__doc__": NotFittedError.__doc__})
+
+
+class ComplexDataError(TypeError, ValueError):
+    """Complex input: a TypeError (the wrong kind of number) that is also a ValueError, the
+    class scikit-learn raises for it, so that either ``except`` clause catches it."""
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -34,25 +57,43 @@ def default_float_dtype():
     return np.dtype(jnp.result_type(float))
 
 
+def compute_dtype(input_dtype):
+    """The dtype a fit on data of ``input_dtype`` runs in.
+
+    float32 data stay float32 (also when x64 is on, as scikit-learn preserves float32);
+    everything else (float64, integers, booleans, float16) computes in
+    :func:`default_float_dtype`, so float64 data give float32 when x64 is off.
+    """
+    return np.dtype(np.float32) if np.dtype(input_dtype) == np.float32 else default_float_dtype()
+
+
 def check_array(X, *, name="X", dtype=None, estimator="GaussianMixture"):
     """Validate a 2-D numeric array and convert it to the compute dtype.
 
-    Raises ValueError (wrong ndim, empty, NaN or infinity, non-numeric strings) or TypeError
-    (complex numbers, objects that are not numbers) with a message naming the problem.
+    ``dtype=None`` means :func:`compute_dtype` of the input's dtype. Raises ValueError (wrong
+    ndim, empty, NaN or infinity, strings that are not numbers) or TypeError (sparse matrices,
+    dates, objects that are not numbers; complex numbers raise :class:`ComplexDataError`,
+    both) with a message naming the problem.
     """
-    dtype = default_float_dtype() if dtype is None else np.dtype(dtype)
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # a scipy.sparse matrix or array
+        raise TypeError(f"Sparse data was passed as {name} ({type(X).__name__}), but "
+                        f"{estimator} needs dense data: use X.toarray().")
     if isinstance(X, jax.Array):
         X = np.asarray(X)
     array = np.asarray(X)
     if np.iscomplexobj(array):
-        raise TypeError(f"Complex data not supported: {name} has dtype {array.dtype}; "
-                        f"{estimator} needs real numbers.")
+        raise ComplexDataError(f"Complex data not supported: {name} has dtype "
+                               f"{array.dtype}; {estimator} needs real numbers.")
+    if array.dtype.kind in "mMV":  # dates, durations, structured records: not numbers
+        raise TypeError(f"{name} must contain numbers, got dtype {array.dtype}.")
     if array.dtype.kind not in "biuf":
         try:
             array = array.astype(np.float64)
+        # Python's own split: a string that is not a number is a ValueError, an object that
+        # is not a number (a dict) a TypeError; keep it, as scikit-learn does.
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{name} must contain numbers; converting its {array.dtype} "
-                             f"entries to float failed: {err}") from None
+            raise type(err)(f"{name} must contain numbers; converting its {array.dtype} "
+                            f"entries to float failed: {err}") from None
     if array.ndim != 2:
         if array.ndim == 1:
             raise ValueError(
@@ -61,9 +102,12 @@ def check_array(X, *, name="X", dtype=None, estimator="GaussianMixture"):
                 f"feature or array.reshape(1, -1) if it contains a single sample.")
         raise ValueError(f"Expected 2D array, got {array.ndim}D array instead "
                          f"({name}.shape={array.shape}).")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"Found array with shape {array.shape} ({name}): at least one sample "
-                         f"and one feature are required.")
+    for axis, what in enumerate(("sample", "feature")):
+        if array.shape[axis] == 0:  # scikit-learn's wording
+            raise ValueError(f"Found array with 0 {what}(s) (shape={array.shape}) while a "
+                             f"minimum of 1 is required ({name}: at least one sample and one "
+                             f"feature).")
+    dtype = compute_dtype(array.dtype) if dtype is None else np.dtype(dtype)
     array = array.astype(dtype, copy=False)
     if not np.all(np.isfinite(array)):
         bad_rows = np.flatnonzero(~np.all(np.isfinite(array), axis=1))
@@ -178,6 +222,15 @@ class ParamsMixin:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (a density estimator on dense 2-D float data).
+
+        scikit-learn calls this only when it is installed, so it is imported here and not at
+        module import: bayesgmm does not depend on it.
+        """
+        from sklearn.utils import Tags, TargetTags  # noqa: PLC0415 (optional dependency)
+        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
+
     def __repr__(self):
         defaults = {p.name: p.default
                     for p in inspect.signature(type(self).__init__).parameters.values()}
@@ -192,8 +245,9 @@ class GaussianMixture(ParamsMixin):
 
     The parameters, methods and fitted attributes are scikit-learn's; the fit runs as one
     compiled JAX program (every restart included) on CPU, GPU or TPU. Arrays come back as
-    NumPy arrays in the compute dtype: float64 when JAX's x64 mode is enabled
-    (``jax.config.update("jax_enable_x64", True)``), float32 otherwise.
+    NumPy arrays in the compute dtype: float32 for float32 input, otherwise float64 when
+    JAX's x64 mode is enabled (``jax.config.update("jax_enable_x64", True)``) and float32
+    when it is not.
 
     Parameters
     ----------
@@ -237,6 +291,21 @@ class GaussianMixture(ParamsMixin):
         Per-sample mean log-likelihood of the best run at its last E-step.
     lower_bounds_ : ndarray, shape (n_iter_,)
     n_features_in_ : int
+
+    Notes
+    -----
+    Degenerate data (identical rows, fewer distinct rows than components, a constant
+    feature, collinear features) fit with the default ``reg_covar``: the regularisation keeps
+    every covariance positive definite. With ``reg_covar=0`` a covariance that is singular
+    raises scikit-learn's ValueError ("... increase reg_covar, or scale the input data").
+
+    A component that empties during EM (takes no responsibility, e.g. initialised far from
+    all data) is kept, not re-seeded, and stays finite: as in scikit-learn its weight becomes
+    ``10 * eps / n_samples`` (eps of the compute dtype, n_samples the total sample weight
+    when weighted; never exactly zero) and, unless
+    ``covariance_type="tied"``, its covariance ``reg_covar * I``. Its mean stays where it
+    was when it emptied (scikit-learn moves it to the origin). Its tiny weight keeps it out
+    of the data's way, but it can still win new rows that lie near that mean.
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
@@ -506,5 +575,6 @@ def _check_precisions(precisions, covariance_type):
                              f"positive-definite")
 
 
-__all__ = ["COVARIANCE_TYPES", "ConvergenceWarning", "GaussianMixture", "NotFittedError",
+__all__ = ["COVARIANCE_TYPES", "ComplexDataError", "ConvergenceWarning", "GaussianMixture",
+           "NotFittedError",
            "ParamsMixin"]

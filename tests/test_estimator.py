@@ -5,6 +5,7 @@ import warnings
 import jax
 import numpy as np
 import pytest
+import scipy.sparse
 
 import bayesgmm
 from bayesgmm import ConvergenceWarning, GaussianMixture, NotFittedError
@@ -155,16 +156,36 @@ BAD_DATA = [
     (np.array([[1.0, np.inf], [2.0, 3.0], [1.0, 1.0]]), ValueError, "contains infinity"),
     (np.array([[1 + 1j, 2], [3, 4], [5, 6]]), TypeError, "Complex data not supported"),
     (np.array([["a", "b"], ["c", "d"], ["e", "f"]]), ValueError, "must contain numbers"),
+    (np.array([[{}, 2], [3, 4], [5, 6]], dtype=object), TypeError, "must contain numbers"),
+    (np.array([["2020-01-01"]] * 3, "M8[D]"), TypeError, "must contain numbers"),
+    (scipy.sparse.csr_matrix(np.eye(3)), TypeError, "Sparse data was passed"),
+    (np.zeros((3, 0)), ValueError, r"0 feature\(s\) \(shape=\(3, 0\)\)"),
     (np.array([[1.0, 2.0]]), ValueError, "Expected n_samples >= n_components"),
 ]
 
 
 @pytest.mark.parametrize("X,error,message", BAD_DATA,
                          ids=["1d", "3d", "empty", "nan", "inf", "complex", "strings",
-                              "too-few-rows"])
+                              "objects", "dates", "sparse", "no-features", "too-few-rows"])
 def test_bad_data_messages(X, error, message):
     with pytest.raises(error, match=message):
         GaussianMixture(2).fit(X)
+
+
+def test_complex_data_is_both_a_type_error_and_scikit_learns_value_error():
+    for error in (TypeError, ValueError):
+        with pytest.raises(error, match="Complex data not supported"):
+            GaussianMixture(1).fit(np.ones((3, 2), complex))
+
+
+@pytest.mark.parametrize("dtype,expected", [(np.float32, np.float32), (np.float64, np.float64),
+                                            (np.int64, np.float64), (np.float16, np.float64)])
+def test_fit_keeps_float32_and_float64_with_x64_on(faithful, dtype, expected):
+    # conftest turns x64 on; without it everything computes in float32 (tests/test_dtypes.py)
+    X = (faithful * 10).astype(dtype)
+    model = GaussianMixture(2, random_state=0).fit(X)
+    assert model.means_.dtype == expected and model.covariances_.dtype == expected
+    assert model.predict_proba(X).dtype == expected and model.score_samples(X).dtype == expected
 
 
 BAD_PARAMS = [

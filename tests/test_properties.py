@@ -1,7 +1,11 @@
 """Property-based tests of the estimator's contract over generated data: either a valid fit
 (finite parameters and log-densities, responsibilities summing to one) or a ValueError /
-TypeError whose message names the problem. Never a silent NaN, never a raw JAX traceback."""
+TypeError whose message names the problem. Never a silent NaN, never a raw JAX traceback.
 
+BAYESGMM_HYPOTHESIS_EXAMPLES=N runs N generated fits instead of 40 (e.g. 500 for a thorough
+search; each new shape compiles, so expect about a second per example)."""
+
+import os
 import warnings
 
 import numpy as np
@@ -13,6 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 from bayesgmm import ConvergenceWarning, GaussianMixture  # noqa: E402
 
 ACTIONABLE = ("increase reg_covar", "scale the data", "scale the input data")
+FIT_EXAMPLES = int(os.environ.get("BAYESGMM_HYPOTHESIS_EXAMPLES", "40"))
 
 
 @st.composite
@@ -32,7 +37,12 @@ def problems(draw):
     elif kind == "collinear" and d > 1:
         X[:, -1] = 2 * X[:, 0]
     covariance_type = draw(st.sampled_from(["full", "tied", "diag", "spherical"]))
-    return X.astype(dtype), k, covariance_type
+    # frequency weights with zeros (at least one row keeps a positive weight), or none
+    weight = None
+    if draw(st.booleans()):
+        weight = rng.integers(0, 4, size=X.shape[0]).astype(dtype)
+        weight[0] = max(weight[0], 1)
+    return X.astype(dtype), k, covariance_type, weight
 
 
 def check_valid_fit(model, X):
@@ -45,25 +55,32 @@ def check_valid_fit(model, X):
     assert np.all(np.isfinite(model.score_samples(X)))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=FIT_EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_fit_is_valid_or_raises_an_actionable_error(problem):
-    X, k, covariance_type = problem
+    X, k, covariance_type, weight = problem
     model = GaussianMixture(k, covariance_type=covariance_type, random_state=0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X)
+            model.fit(X, sample_weight=weight)
     except ValueError as err:
         assert any(a in str(err) for a in ACTIONABLE), str(err)
         return
+    assert model.means_.dtype == X.dtype  # float32 stays float32, also with x64 on
     check_valid_fit(model, X)
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.sampled_from([
+BAD_ARRAYS = [
     [["1", "2"], ["x", "4"]], [[1 + 2j, 0.0]], np.array([[object()]], dtype=object),
-    [[np.nan, 1.0]], [[np.inf, 1.0]], [], [[]], [1.0, 2.0], [[[1.0]]], "text"]))
+    np.array([[{"a": 1}, 1.0]], dtype=object), [[np.nan, 1.0]], [[np.inf, 1.0]], [], [[]],
+    [1.0, 2.0], [[[1.0]]], "text", [[1.0, 2.0], [3.0]], np.array([["2020-01-01"]], "M8[D]"),
+    np.array([[None, 1.0]], dtype=object), np.array([[1.0, 2.0]], np.float32) * 1e36]
+
+
+@settings(max_examples=2 * len(BAD_ARRAYS), deadline=None)
+@given(st.sampled_from(BAD_ARRAYS))
 def test_bad_arrays_raise_value_or_type_error_with_a_message(bad):
     try:
         GaussianMixture(1).fit(bad)

@@ -1,0 +1,160 @@
+"""scikit-learn citizenship: Pipeline, clone, GridSearchCV with a BIC scorer, and
+scikit-learn's own estimator checks. Skipped when scikit-learn is not installed; bayesgmm
+never needs it at run time (the subprocess test below checks that it is never imported)."""
+
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+from bayesgmm import ConvergenceWarning, GaussianMixture
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.base import clone  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+# Checks of sklearn.utils.estimator_checks.check_estimator that do not apply, with the
+# reason; they are passed as expected failures, and the test fails if one of them starts
+# passing (so that these lists stay true) or if any other check fails.
+# README.md, "scikit-learn compatibility", says the same.
+#
+# The default estimator (n_components=1): every check applies and passes.
+NOT_APPLICABLE = {}
+# With two or more components (slow test below, all four covariance types):
+NOT_APPLICABLE_MIXTURE = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "the random initialisation (k-means++ seeding) draws rows by position, so weighted "
+        "data and the same data with rows repeated start from different parameters and may "
+        "reach different optima or label orders; from the same start, weights equal repeats "
+        "(test_sample_weights_equal_repeated_rows_from_the_same_start)",
+}
+
+# Checks that scikit-learn itself skips here, with its reason.
+SKIPPED = {
+    # Runs only with the environment variable SCIPY_ARRAY_API=1 (set before scikit-learn is
+    # imported); run that way it passes (bayesgmm declares no array-API support, tag
+    # array_api_support=False, and takes NumPy-convertible input).
+    "check_array_api_input": "SCIPY_ARRAY_API is not set",
+}
+
+
+def test_pipeline_after_standard_scaler(faithful):
+    pipe = make_pipeline(StandardScaler(), GaussianMixture(3, random_state=0)).fit(faithful)
+    scaled = StandardScaler().fit_transform(faithful)
+    direct = GaussianMixture(3, random_state=0).fit(scaled)
+    np.testing.assert_array_equal(pipe.predict(faithful), direct.predict(scaled))
+    np.testing.assert_allclose(pipe.score(faithful), direct.score(scaled), rtol=1e-12)
+    np.testing.assert_allclose(pipe.predict_proba(faithful).sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(pipe.score_samples(faithful), direct.score_samples(scaled),
+                               rtol=1e-12)
+
+
+def test_clone_copies_parameters_not_the_fit(faithful):
+    means = faithful[:2].copy()
+    model = GaussianMixture(2, covariance_type="diag", means_init=means, random_state=3)
+    model.fit(faithful)
+    copy = clone(model)
+    assert copy is not model and type(copy) is GaussianMixture
+    assert copy.get_params().keys() == model.get_params().keys()
+    assert copy.covariance_type == "diag" and copy.random_state == 3
+    np.testing.assert_array_equal(copy.means_init, means)
+    assert not hasattr(copy, "means_")  # unfitted
+    np.testing.assert_array_equal(copy.fit(faithful).means_, model.means_)
+
+
+def test_grid_search_with_a_bic_scorer_picks_the_lowest_bic(faithful):
+    grid = {"n_components": [1, 2, 3], "covariance_type": ["full", "tied"]}
+    everything = np.arange(len(faithful))
+    # One "split" whose training and test sets are all the data: the scorer sees the BIC of
+    # each fitted model on the data it was fitted to.
+    search = GridSearchCV(GaussianMixture(random_state=0), grid,
+                          scoring=lambda est, X, y=None: -est.bic(X),
+                          cv=[(everything, everything)]).fit(faithful)
+    bics = {(k, ct): GaussianMixture(k, covariance_type=ct, random_state=0).fit(faithful)
+            .bic(faithful) for k in grid["n_components"] for ct in grid["covariance_type"]}
+    k, ct = min(bics, key=bics.get)
+    assert search.best_params_ == {"n_components": k, "covariance_type": ct}
+    np.testing.assert_allclose(-search.best_score_, bics[k, ct], rtol=1e-10)
+    assert search.best_estimator_.n_components == k
+    np.testing.assert_allclose(search.best_estimator_.bic(faithful), bics[k, ct], rtol=1e-10)
+
+
+def test_not_fitted_error_is_scikit_learns_once_it_is_imported(faithful):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        GaussianMixture(2).predict(faithful)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(GaussianMixture(2))
+    check_is_fitted(GaussianMixture(2, random_state=0).fit(faithful))
+
+
+def test_scikit_learn_is_not_imported_by_bayesgmm():
+    script = textwrap.dedent("""
+        import sys
+        import bayesgmm
+        from bayesgmm import GaussianMixture, NotFittedError
+        try:
+            GaussianMixture(2).predict([[0.0]])
+        except NotFittedError as err:
+            assert isinstance(err, (ValueError, AttributeError))
+        print(repr(GaussianMixture(2)), "sklearn" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["GaussianMixture(n_components=2)", "False"]
+
+
+def run_check_estimator(estimator, not_applicable):
+    # on_fail=None (results as a list) and expected_failed_checks are new in 1.6
+    pytest.importorskip("sklearn", minversion="1.6")
+    from sklearn.utils import estimator_checks
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        # deliberate: bayesgmm does not depend on scikit-learn (see ParamsMixin)
+        warnings.filterwarnings("ignore", "Estimator GaussianMixture does not inherit")
+        results = estimator_checks.check_estimator(
+            estimator, expected_failed_checks=not_applicable, on_fail=None, on_skip=None)
+    status = {r["check_name"]: r["status"] for r in results}
+    failed = {r["check_name"]: repr(r["exception"]) for r in results
+              if r["status"] == "failed"}
+    assert not failed, failed
+    assert {n: status[n] for n in not_applicable} == {n: "xfail" for n in not_applicable}
+    assert {n for n, s in status.items() if s == "skipped"} <= set(SKIPPED)
+    # the checks really ran: scikit-learn 1.9 runs 48 on this estimator
+    assert sum(s == "passed" for s in status.values()) >= 40, status
+
+
+def test_check_estimator():
+    run_check_estimator(GaussianMixture(random_state=0), NOT_APPLICABLE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_check_estimator_with_two_components(covariance_type):
+    run_check_estimator(GaussianMixture(2, covariance_type=covariance_type, random_state=0),
+                        NOT_APPLICABLE_MIXTURE)
+
+
+def test_sample_weights_equal_repeated_rows_from_the_same_start():
+    # check_sample_weight_equivalence_on_dense_data's data, with the start fixed
+    rng = np.random.RandomState(42)
+    X = rng.rand(15, 30)
+    rng.randint(0, 3, size=15)  # the check's y, drawn to keep its weights
+    weights = rng.randint(0, 5, size=15)
+    start = dict(weights_init=[0.5, 0.5], means_init=X[:2], precisions_init=np.ones((2, 30)))
+    repeated = GaussianMixture(2, covariance_type="diag", **start).fit(
+        X.repeat(weights, axis=0))
+    order = np.random.RandomState(0).permutation(15)
+    weighted = GaussianMixture(2, covariance_type="diag", **start).fit(
+        X[order], sample_weight=weights[order])
+    assert repeated.n_iter_ == weighted.n_iter_
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X),
+                               atol=1e-12)
+    np.testing.assert_allclose(weighted.means_, repeated.means_, rtol=1e-10)
