@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayesgmm import density, em
+from bayesgmm import density, em, online, outofcore
 from bayesgmm.covariance import COVARIANCE_TYPES, FAMILIES, check_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
 from bayesgmm.init import INIT_METHODS
@@ -278,6 +278,16 @@ class GaussianMixture(ParamsMixin):
     restart_batch_size : int, default 1
         Restarts run this many at a time under ``vmap`` (bayesgmm only); see
         :func:`bayesgmm.fit_em`.
+    devices : sequence of jax.Device or jax.sharding.Mesh, optional
+        Shard the rows over these devices; the EM statistics are summed across them inside
+        the compiled fit (bayesgmm only; see :func:`bayesgmm.fit_em`). A ``jax.Array``
+        already sharded along its rows is fitted where it lies without this.
+    learning_decay, learning_offset : float, default 0.6, 2.0
+        :meth:`partial_fit` step sizes ``(t + learning_offset) ** -learning_decay`` for
+        batch t; ``learning_decay`` in (0.5, 1] (bayesgmm only; see :mod:`bayesgmm.online`).
+    warmup_batches : int, default 1
+        :meth:`partial_fit`: batches pooled under the initial parameters before the first
+        update.
 
     Attributes
     ----------
@@ -311,7 +321,8 @@ class GaussianMixture(ParamsMixin):
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, chunk_size=None, restart_batch_size=1):
+                 verbose=0, verbose_interval=10, chunk_size=None, restart_batch_size=1,
+                 devices=None, learning_decay=0.6, learning_offset=2.0, warmup_batches=1):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -328,6 +339,10 @@ class GaussianMixture(ParamsMixin):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.restart_batch_size = restart_batch_size
+        self.devices = devices
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+        self.warmup_batches = warmup_batches
 
     # -- validation
 
@@ -351,6 +366,12 @@ class GaussianMixture(ParamsMixin):
         check_int("verbose", 0)
         check_int("verbose_interval", 1)
         check_int("restart_batch_size", 1)
+        check_int("warmup_batches", 0)
+        check_real("learning_offset")
+        if (not isinstance(self.learning_decay, numbers.Real)
+                or not 0.5 < self.learning_decay <= 1):
+            raise ValueError(f"Invalid value for 'learning_decay': {self.learning_decay!r}; "
+                             f"'learning_decay' must be in (0.5, 1].")
         if self.chunk_size is not None:
             check_int("chunk_size", 1)
         check_real("tol")
@@ -398,12 +419,17 @@ class GaussianMixture(ParamsMixin):
         """
         del y
         self._check_parameters()
-        X = check_array(X)
+        self.__dict__.pop("_online_state", None)
+        sharded = isinstance(X, jax.Array) and em.sample_mesh(X, None)[0] is not None
+        # Rows sharded over devices (possibly over several hosts) stay where they are:
+        # NumPy conversion would gather them.
+        X = _check_sharded(X) if sharded else check_array(X)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = "
                              f"{self.n_components}, n_samples = {n_samples}")
-        weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        weight = (sample_weight if sharded
+                  else check_sample_weight(sample_weight, n_samples, X.dtype))
         warm = self.warm_start and hasattr(self, "precisions_cholesky_")
         if warm:
             self._check_n_features(X)
@@ -419,10 +445,133 @@ class GaussianMixture(ParamsMixin):
             covariance_type=self.covariance_type, tol=self.tol, reg_covar=self.reg_covar,
             max_iter=self.max_iter, n_init=1 if warm else self.n_init,
             init_params=self.init_params, sample_weight=weight, chunk_size=self.chunk_size,
-            restart_batch_size=self.restart_batch_size, **init)
+            restart_batch_size=self.restart_batch_size, devices=self.devices, **init)
         self._set_fitted(result, n_features, X.dtype)
         self._report(result, time.perf_counter() - start)
         return self
+
+    def fit_chunks(self, chunks, y=None):
+        """Estimate the parameters by exact EM over data too large for memory.
+
+        One pass over ``chunks`` per EM iteration (see :func:`bayesgmm.fit_em_chunks`); the
+        result equals :meth:`fit` on the concatenated rows from the same start. The start is
+        ``init_params`` run on a uniform sample of rows, or the given/warm-start parameters.
+
+        Parameters
+        ----------
+        chunks : callable
+            ``chunks()`` returns a fresh iterable of arrays of shape (n_i, n_features), or of
+            ``(X_i, sample_weight_i)`` pairs; e.g. :func:`bayesgmm.npy_chunks` (a .npy file)
+            or :func:`bayesgmm.npy_dir_chunks` (a folder of .npy files).
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        del y
+        self._check_parameters()
+        if self.n_init != 1:
+            raise ValueError(f"fit_chunks makes one start (each start costs passes over the "
+                             f"data); got n_init = {self.n_init}.")
+        self.__dict__.pop("_online_state", None)
+        if self.warm_start and hasattr(self, "precisions_cholesky_"):
+            init = dict(weights_init=self.weights_, means_init=self.means_,
+                        precisions_cholesky_init=self.precisions_cholesky_)
+        else:
+            init = dict(weights_init=self.weights_init, means_init=self.means_init,
+                        precisions_init=self.precisions_init)
+        start = time.perf_counter()
+        result = outofcore.fit_em_chunks(
+            key_from_random_state(self.random_state), chunks, n_components=self.n_components,
+            covariance_type=self.covariance_type, tol=self.tol, reg_covar=self.reg_covar,
+            max_iter=self.max_iter, init_params=self.init_params, chunk_size=self.chunk_size,
+            progress=self.verbose > 0, **init)
+        means = result.params.means
+        self._set_fitted(result, means.shape[1], means.dtype)
+        self._report(result, time.perf_counter() - start)
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of online (stepwise) EM on a batch of a stream (Cappé & Moulines 2009).
+
+        The first call on an unfitted estimator initialises from this batch as ``fit`` would
+        (``init_params`` and ``random_state``, or ``weights_init``/``means_init``/
+        ``precisions_init`` where given) and then takes a step on it; on an estimator fitted
+        by ``fit``, the stream starts from the fitted parameters. Every call is one step: the
+        E-step of the batch under the current parameters, a running average of the
+        statistics with step size ``(t + learning_offset) ** -learning_decay`` (the first
+        ``warmup_batches`` batches pooled under the initial parameters), one M-step (see
+        :mod:`bayesgmm.online`). The fitted attributes are updated after every call;
+        ``n_iter_`` counts the batches, ``lower_bounds_`` holds each batch's mean
+        log-likelihood under the parameters before its step, ``lower_bound_`` their running
+        average. ``n_init``, ``tol``, ``max_iter`` and ``warm_start`` do not apply.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like, shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        del y
+        self._check_parameters()
+        state = getattr(self, "_online_state", None)
+        fitted = hasattr(self, "precisions_cholesky_")
+        X = check_array(X, dtype=self.means_.dtype if fitted else None)
+        n_samples, n_features = X.shape
+        weight = check_sample_weight(sample_weight, n_samples, X.dtype)
+        if state is None:
+            if fitted:
+                self._check_n_features(X)
+                params = self._params()
+            else:
+                params = self._online_initial_params(X, weight)
+            state = online.online_init(params, self.covariance_type)
+            self.lower_bounds_ = np.zeros(0, X.dtype)
+        else:
+            self._check_n_features(X)
+        state = online.online_step(
+            state, X, weight, covariance_type=self.covariance_type, reg_covar=self.reg_covar,
+            learning_decay=self.learning_decay, learning_offset=self.learning_offset,
+            warmup=self.warmup_batches, chunk_size=self.chunk_size)
+        self._online_state = state
+        family = FAMILIES[self.covariance_type]
+        prec_chol = state.params.precisions_cholesky
+        self.weights_, self.means_, self.precisions_cholesky_ = (
+            np.asarray(a, X.dtype) for a in state.params)
+        self.precisions_ = np.asarray(family.precisions(prec_chol), X.dtype)
+        self.covariances_ = np.asarray(family.covariances(prec_chol), X.dtype)
+        self.n_iter_ = int(state.n_steps)
+        self.converged_ = False  # a stream has no convergence test
+        self.lower_bound_ = float(state.stats.log_lik)
+        self.lower_bounds_ = np.append(self.lower_bounds_, float(state.batch_log_lik))
+        self.n_features_in_ = n_features
+        self._restart_lower_bounds = np.array([self.lower_bound_])
+        return self
+
+    def _online_initial_params(self, X, weight):
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                             f"{self.n_components}, n_samples = {n_samples}")
+        weights, means, precisions = self._check_initial_parameters(n_features, X.dtype)
+        family = FAMILIES[self.covariance_type]
+        given = GMMParams(
+            None if weights is None else jnp.asarray(weights),
+            None if means is None else jnp.asarray(means),
+            None if precisions is None
+            else family.precisions_cholesky_from_precisions(jnp.asarray(precisions)))
+        if all(p is not None for p in given):
+            return given
+        drawn = online.initial_params(
+            key_from_random_state(self.random_state), X, self.n_components,
+            covariance_type=self.covariance_type, init_params=self.init_params,
+            reg_covar=self.reg_covar, sample_weight=weight)
+        return GMMParams(*(d if g is None else g for d, g in zip(drawn, given)))
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then label every row by its most responsible component.
@@ -545,6 +694,18 @@ class GaussianMixture(ParamsMixin):
         """Akaike information criterion on X (lower is better)."""
         n = np.asarray(X).shape[0]
         return -2 * self.score(X) * n + 2 * self._n_parameters()
+
+
+def _check_sharded(X):
+    """The checks :func:`check_array` makes, for a row-sharded ``jax.Array`` (not gathered)."""
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got a sharded array of shape {X.shape}.")
+    if not jnp.issubdtype(X.dtype, jnp.floating):
+        raise TypeError(f"A sharded X must hold floating-point numbers, got {X.dtype}.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"Found array with shape {X.shape}; it needs at least one sample "
+                         f"and one feature.")
+    return X
 
 
 def _same(a, b):
