@@ -300,7 +300,8 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
             chain_method = jax.vmap
             progress_bar = progress_bar and num_chains == 1
     # jit_model_args: data and priors are arguments of the compiled programs, not constants,
-    # so a second fit on data of the same shape reuses them.
+    # so a second fit on data of the same shape reuses them (not with the Gibbs weights
+    # update, which closes over both: NumPyro passes a gibbs_fn no model arguments).
     mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                 chain_method=chain_method, progress_bar=progress_bar, jit_model_args=True)
     with warnings.catch_warnings():
