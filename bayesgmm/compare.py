@@ -618,7 +618,8 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         Called with one line of text after each stage (per covariance type of the sweep, the
         NUTS fit, each panel fit); e.g. ``print``.
     progress_bar : bool
-        NumPyro's progress bar during sampling.
+        NumPyro's progress bar during sampling (NumPyro draws none for several vectorized
+        chains with ``weights_sampler="gibbs"``; ``progress`` still reports each stage).
 
     Returns
     -------
@@ -685,6 +686,9 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
                 chain_method=chain_method, target_accept_prob=target_accept_prob,
                 max_tree_depth=max_tree_depth, weights_sampler=weights_sampler,
                 init=start_params, progress_bar=progress_bar)
+    # NumPyro shows no bar for vectorized chains with Gibbs weights: say what is running.
+    say(f"NUTS: sampling {k_max} {covariance_type} components, {num_chains} chains x "
+        f"({num_warmup} warmup + {num_samples} draws) ...")
     start = time.perf_counter()
     draws = inference.run_nuts(key_nuts, X, priors=priors, num_warmup=num_warmup,
                                num_samples=num_samples, **nuts)
@@ -712,6 +716,7 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
             sensitivity[value], sensitivity_diag[value] = kplus_post, _divergence_summary(draws)
             continue
         k_run, k_occ = jax.random.split(jax.random.fold_in(key_sens, i))
+        say(f"prior sensitivity e0 = {value:g}: sampling ...")
         run = inference.run_nuts(k_run, X, priors=Priors(concentration=value),
                                  num_warmup=sensitivity_num_warmup,
                                  num_samples=sensitivity_num_samples, **nuts)
