@@ -320,7 +320,7 @@ def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
                                method=init_params, reg_covar=reg_covar, chunk_size=chunk_size,
                                sample_weight=w_all)
 
-    def local_statistics(X_local, w_local, params, shift):
+    def local_statistics(params, shift, X_local, w_local=None):
         total = e_step_statistics(X_local, params, covariance_type, sample_weight=w_local,
                                   chunk_size=local_chunk, shift=shift)
         return lax.psum(total, sample_axes)
@@ -328,22 +328,13 @@ def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
     # check_vma=False: the chunk loop's zero-initialised carry is device-invariant while each
     # chunk's statistics vary across devices, which the replication checker rejects; the psum
     # makes the result replicated, as out_specs=P() says.
-    rows = P(sample_axes, None)
-    if sample_weight is None:
-        local = jax.shard_map(lambda X_local, params, shift: local_statistics(
-                                  X_local, None, params, shift),
-                              mesh=mesh, in_specs=(rows, P(), P()), out_specs=P(),
-                              check_vma=False)
+    data = (X,) if sample_weight is None else (X, sample_weight)
+    data_specs = (P(sample_axes, None), P(sample_axes))[:len(data)]
+    local = jax.shard_map(local_statistics, mesh=mesh, in_specs=(P(), P()) + data_specs,
+                          out_specs=P(), check_vma=False)
 
-        def statistics(params):
-            return local(X, params, shift)
-    else:
-        local = jax.shard_map(local_statistics, mesh=mesh,
-                              in_specs=(rows, P(sample_axes), P(), P()), out_specs=P(),
-                              check_vma=False)
-
-        def statistics(params):
-            return local(X, sample_weight, params, shift)
+    def statistics(params):
+        return local(params, shift, *data)
 
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, None,
                              covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,

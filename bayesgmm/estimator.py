@@ -430,11 +430,10 @@ class GaussianMixture(ParamsMixin):
                              f"{self.n_components}, n_samples = {n_samples}")
         weight = (sample_weight if sharded
                   else check_sample_weight(sample_weight, n_samples, X.dtype))
-        warm = self.warm_start and hasattr(self, "precisions_cholesky_")
+        init = self._warm_start_init()
+        warm = init is not None
         if warm:
             self._check_n_features(X)
-            init = dict(weights_init=self.weights_, means_init=self.means_,
-                        precisions_cholesky_init=self.precisions_cholesky_)
         else:
             weights, means, precisions = self._check_initial_parameters(n_features, X.dtype)
             init = dict(weights_init=weights, means_init=means, precisions_init=precisions)
@@ -449,6 +448,13 @@ class GaussianMixture(ParamsMixin):
         self._set_fitted(result, n_features, X.dtype)
         self._report(result, time.perf_counter() - start)
         return self
+
+    def _warm_start_init(self):
+        """This fit's parameters as the next fit's start when ``warm_start`` applies."""
+        if self.warm_start and hasattr(self, "precisions_cholesky_"):
+            return dict(weights_init=self.weights_, means_init=self.means_,
+                        precisions_cholesky_init=self.precisions_cholesky_)
+        return None
 
     def fit_chunks(self, chunks, y=None):
         """Estimate the parameters by exact EM over data too large for memory.
@@ -475,12 +481,10 @@ class GaussianMixture(ParamsMixin):
             raise ValueError(f"fit_chunks makes one start (each start costs passes over the "
                              f"data); got n_init = {self.n_init}.")
         self.__dict__.pop("_online_state", None)
-        if self.warm_start and hasattr(self, "precisions_cholesky_"):
-            init = dict(weights_init=self.weights_, means_init=self.means_,
-                        precisions_cholesky_init=self.precisions_cholesky_)
-        else:
-            init = dict(weights_init=self.weights_init, means_init=self.means_init,
-                        precisions_init=self.precisions_init)
+        # The initial parameters' shapes are checked against the data's after the first pass.
+        init = self._warm_start_init() or dict(weights_init=self.weights_init,
+                                               means_init=self.means_init,
+                                               precisions_init=self.precisions_init)
         start = time.perf_counter()
         result = outofcore.fit_em_chunks(
             key_from_random_state(self.random_state), chunks, n_components=self.n_components,

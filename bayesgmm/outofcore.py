@@ -469,6 +469,15 @@ def _initial_params(user, key, survey, shift, dtype, n_components, covariance_ty
     """Initial parameters in the frame centred at ``shift``: the user's, completed by
     ``init_params`` on the row sample."""
     family = FAMILIES[covariance_type]
+    n_features = shift.shape[0]
+    expected = {"weights": (n_components,), "means": (n_components, n_features),
+                "precisions": family.shape(n_components, n_features),
+                "precisions_cholesky": family.shape(n_components, n_features)}
+    for name, shape in expected.items():
+        if user[name] is not None and np.shape(user[name]) != shape:
+            raise ValueError(f"{name}_init has shape {np.shape(user[name])}; expected {shape} "
+                             f"for {n_components} components, {n_features} features and "
+                             f"covariance_type={covariance_type!r}.")
 
     def as_dtype(a):
         return None if a is None else jnp.asarray(a, dtype)

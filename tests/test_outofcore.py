@@ -150,3 +150,9 @@ def test_chunks_that_change_between_passes_are_an_error(data):
         return iter([data] if len(calls) == 1 else [data[:10]])
     with pytest.raises(ValueError, match="same rows on every call"):
         fit_em_chunks(jax.random.key(0), shrinking, n_components=2, progress=False)
+
+
+def test_initial_parameters_of_the_wrong_shape_are_named(data):
+    with pytest.raises(ValueError, match=r"means_init has shape \(2, 2\); expected \(3, "):
+        fit_em_chunks(jax.random.key(0), array_chunks(data), n_components=3,
+                      means_init=np.zeros((2, 2)), progress=False)

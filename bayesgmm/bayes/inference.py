@@ -53,8 +53,8 @@ class PosteriorDraws(NamedTuple):
     num_divergences : int array, shape (chain,)
         Divergent transitions after warmup, per chain (zeros for SVI).
     em_params : GMMParams
-        The EM maximum-likelihood fit on the same data: the default start and the default
-        relabelling pivot.
+        The EM maximum-likelihood fit on the same data (or the GMMParams given as ``init``):
+        the start and the default relabelling pivot.
     priors : Priors
         The resolved priors the draws were made under.
     losses : array, shape (num_steps,), or None
@@ -100,10 +100,13 @@ def check_data(X, n_components, covariance_type, *, caller):
 
 
 def _start(key, X, n_components, covariance_type, init, priors, ordered_means):
-    """EM fit (always: it is the default pivot) and the initial site values, if any."""
+    """The pivot parameters (``em_params``) and the initial site values, if any.
+
+    The pivot is an EM fit, except when ``init`` is a GMMParams: the chains start there and
+    those parameters serve as the pivot (no second fit; e.g. :func:`bayesgmm.compare.compare`
+    passes the K = k_max fit its BIC sweep already made)."""
     if ordered_means and X.shape[1] != 1:
         raise ValueError(f"ordered_means needs one-dimensional data, got X.shape = {X.shape}.")
-    em = fit_em(key, X, n_components=n_components, covariance_type=covariance_type).params
     if isinstance(init, GMMParams):
         start = GMMParams(*(jnp.asarray(a, X.dtype) for a in init))
         expected = (n_components,), (n_components, X.shape[1]), FAMILIES[
@@ -112,10 +115,12 @@ def _start(key, X, n_components, covariance_type, init, priors, ordered_means):
         if got != expected:
             raise ValueError(f"init parameters have shapes {got}; expected {expected} for "
                              f"covariance_type={covariance_type!r}.")
-    elif init == "em":
+        em = start
+    elif init in ("em", "prior"):
+        em = fit_em(key, X, n_components=n_components, covariance_type=covariance_type).params
+        if init == "prior":
+            return em, None
         start = em
-    elif init == "prior":
-        return em, None
     else:
         raise ValueError(f"Invalid value for 'init': {init!r}; it must be 'em', 'prior' or a "
                          f"GMMParams.")
@@ -239,7 +244,7 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
     init : {"em", "prior"} or GMMParams
         "em" (default) starts every chain at the EM solution; "prior" at independent prior
         draws (chains may then settle in different label orders or local modes); a
-        GMMParams starts every chain there.
+        GMMParams starts every chain there and is the relabelling pivot (no EM fit is made).
     ordered_means : bool
         Constrain the means to increase (d = 1 only).
     weights_sampler : {"nuts", "gibbs"}
