@@ -134,14 +134,13 @@ def online_init(params, covariance_type):
         raise TypeError(f"params.means must be floating point, got dtype {dtype}.")
     params = GMMParams(*(p.astype(dtype) for p in params))
     _check_params_shapes(params, covariance_type)
-    n_components, n_features = params.means.shape
-    zero = jnp.zeros((), dtype)
-    sum_xx_shape = {"full": (n_components, n_features, n_features),
-                    "tied": (n_features, n_features)}.get(covariance_type,
-                                                           (n_components, n_features))
-    empty = SuffStats(jnp.zeros(n_components, dtype), jnp.zeros_like(params.means),
-                      jnp.zeros(sum_xx_shape, dtype), zero, zero)
-    return OnlineState(params, empty, params.means, jnp.int32(0), zero,
+    n_components = params.means.shape[0]
+    # Zero statistics shaped as the covariance family shapes them (K rows standing in for data).
+    shapes = jax.eval_shape(
+        functools.partial(stats.from_responsibilities, covariance_type=covariance_type),
+        params.means, jnp.ones((n_components, n_components), dtype), params.means)
+    empty = jax.tree.map(lambda s: jnp.zeros(s.shape, dtype), shapes)
+    return OnlineState(params, empty, params.means, jnp.int32(0), jnp.zeros((), dtype),
                        jnp.asarray(jnp.nan, dtype))
 
 

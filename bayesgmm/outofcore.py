@@ -312,11 +312,6 @@ _em_update = jax.jit(em.em_update, static_argnames=("covariance_type",))
 _add = jax.jit(stats.add)
 
 
-@jax.jit
-def _zero_like(total):
-    return jax.tree.map(jnp.zeros_like, total)
-
-
 _jit_initialize = jax.jit(init.initialize, static_argnames=(
     "n_components", "covariance_type", "method", "chunk_size"))
 
