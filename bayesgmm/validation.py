@@ -1,0 +1,231 @@
+"""Checks of user input, in one place: arrays and their dtypes, sample weights, random states,
+integer / real / choice parameters, and the number of samples against the number of components.
+
+Everything here runs on concrete values, before any compiled code sees them (under ``jit`` a
+check cannot raise); the core modules check only shapes, which are static. Messages follow
+scikit-learn's wording where it has one, and say what to do.
+"""
+
+import math
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayesgmm.exceptions import ComplexDataError
+
+# ------------------------------------------------------------------------------------ dtypes
+
+
+def default_float_dtype():
+    """float64 when JAX's x64 mode is on, float32 otherwise (bayesgmm never flips the flag)."""
+    return np.dtype(jnp.result_type(float))
+
+
+def compute_dtype(input_dtype):
+    """The dtype a fit on data of ``input_dtype`` runs in.
+
+    float32 data stay float32 (also when x64 is on, as scikit-learn preserves float32);
+    everything else (float64, integers, booleans, float16) computes in
+    :func:`default_float_dtype`, so float64 data give float32 when x64 is off.
+    """
+    return np.dtype(np.float32) if np.dtype(input_dtype) == np.float32 else default_float_dtype()
+
+
+# ------------------------------------------------------------------------------------ arrays
+
+def check_array(X, *, name="X", dtype=None, caller="GaussianMixture"):
+    """Validate a 2-D numeric array and convert it to the compute dtype.
+
+    Parameters
+    ----------
+    X : array-like, shape (n_samples, n_features)
+    name : str
+        How messages call the array.
+    dtype : dtype, optional
+        Default: :func:`compute_dtype` of the input's dtype.
+    caller : str
+        What needs the data, for messages ("GaussianMixture needs dense data").
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_features)
+        A NumPy array (a copy only where a conversion needed one).
+
+    Raises
+    ------
+    ValueError
+        Wrong number of dimensions, no rows or columns, NaN or infinity, strings that are not
+        numbers, values too large for float32.
+    TypeError
+        Sparse matrices, dates, objects that are not numbers; complex numbers raise
+        :class:`~bayesgmm.exceptions.ComplexDataError`, which is both.
+    """
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # a scipy.sparse matrix or array
+        raise TypeError(f"Sparse data was passed as {name} ({type(X).__name__}), but "
+                        f"{caller} needs dense data: use X.toarray().")
+    array = np.asarray(X)
+    if np.iscomplexobj(array):
+        raise ComplexDataError(f"Complex data not supported: {name} has dtype "
+                               f"{array.dtype}; {caller} needs real numbers.")
+    if array.dtype.kind in "mMV":  # dates, durations, structured records: not numbers
+        raise TypeError(f"{name} must contain numbers, got dtype {array.dtype}.")
+    if array.dtype.kind not in "biuf":
+        try:
+            array = array.astype(np.float64)
+        # Python's own split: a string that is not a number is a ValueError, an object that
+        # is not a number (a dict) a TypeError; keep it, as scikit-learn does.
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{name} must contain numbers; converting its {array.dtype} "
+                            f"entries to float failed: {err}") from None
+    if array.ndim != 2:
+        if array.ndim == 1:
+            raise ValueError(
+                f"Expected 2D array, got 1D array instead: {name}.shape={array.shape}. Reshape "
+                f"your data either using array.reshape(-1, 1) if your data has a single "
+                f"feature or array.reshape(1, -1) if it contains a single sample.")
+        raise ValueError(f"Expected 2D array, got {array.ndim}D array instead "
+                         f"({name}.shape={array.shape}).")
+    for axis, what in enumerate(("sample", "feature")):
+        if array.shape[axis] == 0:  # scikit-learn's wording
+            raise ValueError(f"Found array with 0 {what}(s) (shape={array.shape}) while a "
+                             f"minimum of 1 is required ({name}: at least one sample and one "
+                             f"feature).")
+    dtype = compute_dtype(array.dtype) if dtype is None else np.dtype(dtype)
+    array = array.astype(dtype, copy=False)
+    if not np.all(np.isfinite(array)):
+        bad_rows = np.flatnonzero(~np.all(np.isfinite(array), axis=1))
+        what = "NaN" if np.isnan(array).any() else "infinity"
+        raise ValueError(f"Input {name} contains {what} in {bad_rows.size} row(s) (first: "
+                         f"{bad_rows[:5].tolist()}). Remove or impute them before fitting.")
+    if dtype == np.float32 and np.abs(array).max() > np.finfo(np.float32).max / 1e6:
+        raise ValueError(f"{name} has entries up to {np.abs(array).max():.3g}, too large for "
+                         f"float32 arithmetic; scale the data or enable float64 "
+                         f"(jax.config.update('jax_enable_x64', True)).")
+    return array
+
+
+def check_data(X, *, name="X", caller="bayesgmm"):
+    """:func:`check_array`, returned as a JAX array (for the functional API)."""
+    return jnp.asarray(check_array(X, name=name, caller=caller))
+
+
+def check_sharded_array(X, *, name="X"):
+    """The structural checks of :func:`check_array` for a row-sharded ``jax.Array``.
+
+    Its values are not read: that would gather the rows (possibly from other hosts).
+    """
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got a sharded array of shape {X.shape}.")
+    if not jnp.issubdtype(X.dtype, jnp.floating):
+        raise TypeError(f"A sharded {name} must hold floating-point numbers, got {X.dtype}.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"Found array with shape {X.shape}; it needs at least one sample "
+                         f"and one feature.")
+    return X
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Validate non-negative frequency weights of shape (n_samples,); None stays None.
+
+    A scalar is broadcast to every row.
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=dtype)
+    if w.ndim == 0:
+        w = np.full(n_samples, w, dtype)
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight has shape {w.shape}, expected ({n_samples},).")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative.")
+    if w.sum() <= 0:
+        raise ValueError("sample_weight sums to zero: at least one row needs positive weight.")
+    return w
+
+
+def check_shape(value, shape, name, dtype):
+    """``value`` as a finite NumPy array of exactly ``shape`` (scikit-learn's message)."""
+    array = np.asarray(value, dtype=dtype)
+    if array.shape != tuple(shape):
+        raise ValueError(f"The parameter '{name}' should have the shape {tuple(shape)}, but got "
+                         f"{array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
+    return array
+
+
+def check_n_samples(n_samples, n_components):
+    """A mixture of ``n_components`` needs at least that many rows (scikit-learn's message)."""
+    if n_samples < n_components:
+        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                         f"{n_components}, n_samples = {n_samples}")
+
+
+# -------------------------------------------------------------------------------- parameters
+
+def check_int(name, value, low=1):
+    """``value`` as a Python int >= ``low`` (booleans are not integers here)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be an integer "
+                         f">= {low}.")
+    return int(value)
+
+
+def check_real(name, value, *, low=0.0, high=math.inf, low_open=False, high_open=False):
+    """``value`` as a finite Python float in the interval from ``low`` to ``high``.
+
+    The interval is closed unless ``low_open`` / ``high_open``; the default is the finite
+    non-negative numbers.
+    """
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value)
+          and (value > low if low_open else value >= low)
+          and (value < high if high_open else value <= high))
+    if not ok:
+        if high == math.inf and low == 0:
+            what = "a finite positive number" if low_open else "a finite non-negative number"
+        else:
+            what = (f"in {'(' if low_open else '['}{low:g}, {high:g}"
+                    f"{')' if high_open else ']'}")
+        raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be {what}.")
+    return float(value)
+
+
+def check_choice(name, value, choices):
+    """``value`` if it is one of ``choices`` (scikit-learn's message otherwise)."""
+    if isinstance(value, str) and value in choices:
+        return value
+    raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' should be in "
+                     f"{list(choices)}")
+
+
+def key_from_random_state(random_state):
+    """A JAX key from an int, None, a NumPy RandomState/Generator, or a JAX key."""
+    if isinstance(random_state, jax.Array):
+        if jnp.issubdtype(random_state.dtype, jax.dtypes.prng_key):
+            return random_state
+        if random_state.dtype == jnp.uint32 and random_state.shape == (2,):
+            return jax.random.wrap_key_data(random_state)
+        raise TypeError(f"random_state given as a JAX array must be a PRNG key, got dtype "
+                        f"{random_state.dtype} and shape {random_state.shape}.")
+    if random_state is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        seed = int(random_state)
+        if not 0 <= seed < 2 ** 32:
+            raise ValueError(f"random_state must be in [0, 2**32), got {seed}.")
+    elif isinstance(random_state, np.random.RandomState):
+        seed = int(random_state.randint(2 ** 31 - 1))
+    elif isinstance(random_state, np.random.Generator):
+        seed = int(random_state.integers(2 ** 31 - 1))
+    else:
+        raise TypeError(f"random_state must be None, an int, a numpy RandomState or Generator, "
+                        f"or a JAX PRNG key; got {type(random_state).__name__}.")
+    return jax.random.key(seed)
+
+
+__all__ = ["check_array", "check_choice", "check_data", "check_int", "check_n_samples",
+           "check_real", "check_sample_weight", "check_shape", "check_sharded_array",
+           "compute_dtype", "default_float_dtype", "key_from_random_state"]
