@@ -25,21 +25,22 @@ import importlib
 
 from bayesgmm import datasets, density, online
 from bayesgmm.em import EMResult, fit_em
-from bayesgmm.estimator import ConvergenceWarning, GaussianMixture, NotFittedError
+from bayesgmm.estimator import GaussianMixture
 from bayesgmm.estimator_ic import GaussianMixtureIC, select
+from bayesgmm.exceptions import ConvergenceWarning, DivergenceWarning, NotFittedError
 from bayesgmm.outofcore import fit_em_chunks, npy_chunks, npy_dir_chunks
 from bayesgmm.params import GMMParams
+from bayesgmm.plots import plot_bic
 from bayesgmm.resampling import BootstrapResult, bootstrap, fit_em_batch
-from bayesgmm.selection import SweepResult, bic_sweep, plot_bic
+from bayesgmm.selection import SweepResult, bic_sweep
 
 __version__ = "0.1.0"
 
 # The Bayesian route imports NumPyro; load it only when one of its names is first used, so
 # that `import bayesgmm` stays quick for EM-only scripts and the command line.
-_LAZY_NAMES = {"BayesianGMM": "bayesgmm.bayes", "DivergenceWarning": "bayesgmm.bayes",
-               "PosteriorDraws": "bayesgmm.bayes", "Priors": "bayesgmm.bayes",
-               "run_nuts": "bayesgmm.bayes", "run_svi": "bayesgmm.bayes",
-               "CompareResult": "bayesgmm.compare"}
+_LAZY_NAMES = {"BayesianGMM": "bayesgmm.bayes", "PosteriorDraws": "bayesgmm.bayes",
+               "Priors": "bayesgmm.bayes", "run_nuts": "bayesgmm.bayes",
+               "run_svi": "bayesgmm.bayes", "CompareResult": "bayesgmm.compare"}
 
 
 def __getattr__(name):

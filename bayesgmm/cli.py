@@ -10,21 +10,22 @@ JSON) and a figure to an output folder:
 - ``demo``: ``compare`` on a shipped data set (Old Faithful by default).
 
 The command (not the library) enables JAX's persistent compilation cache in a per-user
-folder, so a second run does not recompile.
+folder, so a second run does not recompile. Each subcommand imports what it runs when it runs,
+so that ``bayesgmm --help`` stays quick and never imports NumPyro.
 """
 
 import argparse
-import json
 import pathlib
 import sys
 import time
+import warnings
 
 import numpy as np
 
-from bayesgmm import datasets
+from bayesgmm import datasets, plots, report
 from bayesgmm.config import enable_compilation_cache
-
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.exceptions import DivergenceWarning
 
 
 def load_input(args):
@@ -73,54 +74,6 @@ def _add_input_options(parser):
                         help="do not use the persistent compilation cache")
 
 
-def _fit(args):
-    from bayesgmm import io
-    from bayesgmm.estimator import GaussianMixture
-    from bayesgmm.plots import plot_fit
-    X, names, label = load_input(args)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    model = GaussianMixture(args.n_components, covariance_type=args.covariance_type,
-                            n_init=args.n_init, max_iter=args.max_iter, tol=args.tol,
-                            reg_covar=args.reg_covar, random_state=args.seed).fit(X)
-    seconds = time.perf_counter() - start
-    report = {
-        "data": label, "n_samples": int(X.shape[0]), "features": list(names),
-        "n_components": args.n_components, "covariance_type": args.covariance_type,
-        "dtype": str(model.means_.dtype), "seconds": round(seconds, 3),
-        "converged": model.converged_, "n_iter": model.n_iter_,
-        "log_likelihood_per_sample": model.score(X), "bic": model.bic(X), "aic": model.aic(X),
-        "weights": model.weights_.tolist(), "means": model.means_.tolist(),
-        "covariances": model.covariances_.tolist(),
-    }
-    io.save(out / "model.npz", model)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    (out / "report.md").write_text(_fit_markdown(report))
-    fig = plot_fit(X, model, feature_names=names,
-                   title=f"{label}: {args.n_components} components ({args.covariance_type})")
-    fig.savefig(out / "fit.png", dpi=120)
-    print(_fit_markdown(report))
-    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'fit.png'}, "
-          f"{out / 'model.npz'}")
-    return 0
-
-
-def _fit_markdown(report):
-    lines = [f"# EM fit: {report['data']}", "",
-             f"{report['n_samples']} rows, features {', '.join(report['features'])}; "
-             f"{report['n_components']} components, covariance `{report['covariance_type']}`, "
-             f"{report['dtype']}; {report['n_iter']} iterations, "
-             f"{'converged' if report['converged'] else 'NOT converged'} in "
-             f"{report['seconds']} s.", "",
-             f"log-likelihood per row {report['log_likelihood_per_sample']:.4f}, "
-             f"BIC {report['bic']:.2f}, AIC {report['aic']:.2f} (lower is better)", "",
-             "| component | weight | mean |", "|---:|---:|---|"]
-    for k, (w, m) in enumerate(zip(report["weights"], report["means"])):
-        lines.append(f"| {k} | {w:.4f} | {', '.join(f'{v:.4g}' for v in m)} |")
-    return "\n".join(lines) + "\n"
-
-
 def _out_dir(args):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -132,11 +85,31 @@ def _key(args):
     return jax.random.key(args.seed)
 
 
+def _fit(args):
+    from bayesgmm import io
+    from bayesgmm.estimator import GaussianMixture
+    X, names, label = load_input(args)
+    out = _out_dir(args)
+    start = time.perf_counter()
+    model = GaussianMixture(args.n_components, covariance_type=args.covariance_type,
+                            n_init=args.n_init, max_iter=args.max_iter, tol=args.tol,
+                            reg_covar=args.reg_covar, random_state=args.seed).fit(X)
+    seconds = time.perf_counter() - start
+    data = report.fit_report(model, X, data_label=label, feature_names=names, seconds=seconds)
+    markdown = report.fit_markdown(data)
+    written = report.write_report(out, data, markdown)
+    fig = plots.plot_fit(X, model, feature_names=names,
+                         title=f"{label}: {args.n_components} components ({args.covariance_type})")
+    written += (plots.save_figure(fig, out / "fit.png"),)
+    io.save(out / "model.npz", model)
+    print(markdown)
+    print(f"wrote {', '.join(map(str, written))}, {out / 'model.npz'}")
+    return 0
+
+
 def _select(args):
     from bayesgmm import io
-    from bayesgmm.compare import _sweep
-    from bayesgmm.estimator import GaussianMixture
-    from bayesgmm.selection import plot_bic
+    from bayesgmm.estimator_ic import GaussianMixtureIC
     X, names, label = load_input(args)
     out = _out_dir(args)
     types = args.covariance_types.split(",")
@@ -146,104 +119,60 @@ def _select(args):
                              f"{', '.join(COVARIANCE_TYPES)}.")
     if not 1 <= args.k_max <= X.shape[0]:
         raise SystemExit(f"bayesgmm: --k-max must lie in 1..{X.shape[0]} (the number of rows).")
-    sweep = _sweep(_key(args), X, args.k_max, types, args.n_init, print)
-    ctype, k = sweep.best_covariance_type, sweep.best_n_components
-    # The sweep already fitted the chosen model: hand its result over instead of refitting.
-    result = sweep.fit_result(ctype, k)
-    model = GaussianMixture(k, covariance_type=ctype, n_init=args.n_init, random_state=args.seed)
-    model._set_fitted(result, X.shape[1], result.params.means.dtype)
-    table = {name: [v.item() if isinstance(v, np.generic) else v for v in column.tolist()]
-             for name, column in sweep.table.items()}
-    report = {"data": label, "n_samples": int(X.shape[0]), "features": list(names),
-              "best": {"covariance_type": ctype, "n_components": k}, "table": table}
-    bic = sweep.criterion_table("bic")
-    lines = [f"# BIC sweep: {label}", "", f"BIC (lower is better) chooses **K = {k}**, "
-             f"covariance `{ctype}`.", "", "| K | " + " | ".join(bic) + " |",
-             "|---:|" + "---:|" * len(bic)]
-    for kk in range(1, args.k_max + 1):
-        lines.append(f"| {kk} | " + " | ".join(f"{bic[t][kk]:.1f}" for t in bic) + " |")
-    lines += ["", f"The chosen model ({k} components, `{ctype}`):", "",
-              "| component | weight | mean |", "|---:|---:|---|"]
-    lines += [f"| {j} | {w:.4f} | {', '.join(f'{v:.4g}' for v in m)} |"
-              for j, (w, m) in enumerate(zip(model.weights_, model.means_))]
-    markdown = "\n".join(lines) + "\n"
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    (out / "report.md").write_text(markdown)
-    plot_bic(sweep, out / "bic.png", title=f"{label}: BIC by K and covariance type")
-    io.save(out / "model.npz", model)
+    search = GaussianMixtureIC(range(1, args.k_max + 1), covariance_type=types,
+                               n_init=args.n_init, random_state=args.seed).fit(X)
+    for ctype, bic in search.bic_.items():
+        finite = {k: value for k, value in bic.items() if np.isfinite(value)}
+        best = min(finite, key=finite.get) if finite else "n/a"
+        print(f"EM sweep {ctype:>9}: K = 1..{args.k_max}, best BIC at K = {best}")
+    markdown = report.select_markdown(search, data_label=label)
+    written = report.write_report(
+        out, report.select_report(search, X, data_label=label, feature_names=names), markdown)
+    plots.plot_bic(search.sweep_, out / "bic.png",
+                   title=f"{label}: BIC by K and covariance type")
+    io.save(out / "model.npz", search.best_estimator_)
     print(markdown)
-    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'bic.png'}, "
-          f"{out / 'model.npz'}")
+    print(f"wrote {', '.join(map(str, written))}, {out / 'bic.png'}, {out / 'model.npz'}")
     return 0
 
 
 def _bayes(args):
     import jax
-    from bayesgmm.bayes import Priors, inference, posterior
-    from bayesgmm.compare import plot_data_density
-    from bayesgmm.plots import require_matplotlib
+    from bayesgmm.bayes import posterior
+    from bayesgmm.bayes.estimator import BayesianGMM
+    from bayesgmm.bayes.model import Priors
     X, names, label = load_input(args)
     out = _out_dir(args)
     if not args.e0 > 0:
         raise SystemExit(f"bayesgmm: --e0 must be positive, got {args.e0}.")
     if not 1 <= args.n_components <= X.shape[0]:
         raise SystemExit(f"bayesgmm: -k must lie in 1..{X.shape[0]} (the number of rows).")
-    key_fit, key_kplus = jax.random.split(_key(args))
-    priors = Priors(concentration=args.e0)
+    model = BayesianGMM(args.n_components, covariance_type=args.covariance_type,
+                        method=args.method, priors=Priors(concentration=args.e0),
+                        num_warmup=args.num_warmup, num_samples=args.num_samples,
+                        num_chains=args.num_chains, target_accept_prob=args.target_accept,
+                        weights_sampler=args.weights_sampler, guide=args.guide,
+                        num_steps=args.num_steps, subsample_size=args.subsample_size,
+                        random_state=args.seed, progress_bar=True, posterior_predictive=False)
     start = time.perf_counter()
-    if args.method == "nuts":
-        draws = inference.run_nuts(key_fit, X, n_components=args.n_components,
-                                   covariance_type=args.covariance_type, priors=priors,
-                                   num_warmup=args.num_warmup, num_samples=args.num_samples,
-                                   num_chains=args.num_chains,
-                                   target_accept_prob=args.target_accept,
-                                   weights_sampler=args.weights_sampler, progress_bar=True)
-    else:
-        draws = inference.run_svi(key_fit, X, n_components=args.n_components,
-                                  covariance_type=args.covariance_type, priors=priors,
-                                  guide=args.guide, num_steps=args.num_steps,
-                                  num_samples=args.num_samples,
-                                  subsample_size=args.subsample_size, progress_bar=True)
+    with warnings.catch_warnings():  # the report states the divergences
+        warnings.simplefilter("ignore", DivergenceWarning)
+        model.fit(X)
     seconds = time.perf_counter() - start
-    relabelled, _ = posterior.relabel(draws, args.covariance_type)
+    # K+ is label-invariant, so the relabelled draws serve; its key is the second half of the
+    # seed's (BayesianGMM fits with the first).
+    key_kplus = jax.random.split(_key(args))[1]
     kplus = posterior.kplus_probabilities(
-        posterior.occupied_components(key_kplus, X, draws, args.covariance_type),
+        posterior.occupied_components(key_kplus, X, model.draws_, args.covariance_type),
         args.n_components)
-    divergences = int(np.sum(np.asarray(draws.num_divergences)))
-    n_draws = int(np.prod(draws.params.weights.shape[:2]))
-    weights = np.asarray(relabelled.params.weights).reshape(n_draws, -1)
-    means = np.asarray(relabelled.params.means).reshape(n_draws, args.n_components, -1)
-    report = {"data": label, "n_samples": int(X.shape[0]), "features": list(names),
-              "method": args.method, "n_components": args.n_components,
-              "covariance_type": args.covariance_type, "e0": args.e0,
-              "seconds": round(seconds, 3), "num_draws": n_draws,
-              "num_divergences": divergences if args.method == "nuts" else None,
-              "kplus_posterior": kplus.tolist(),
-              "weights_mean": weights.mean(0).tolist(), "weights_sd": weights.std(0).tolist(),
-              "means_mean": means.mean(0).tolist()}
-    lines = [f"# Bayesian mixture ({args.method.upper()}): {label}", "",
-             f"{args.n_components} `{args.covariance_type}` components, e0 = {args.e0:g}, "
-             f"{n_draws} draws in {seconds:.1f} s"
-             + (f", {divergences} divergent ({100 * divergences / n_draws:.2f}%)"
-                if args.method == "nuts" else "") + ".", "",
-             "| component | weight (mean ± sd) | mean |", "|---:|---:|---|"]
-    for k in range(args.n_components):
-        lines.append(f"| {k} | {weights[:, k].mean():.3f} ± {weights[:, k].std():.3f} | "
-                     + ", ".join(f"{v:.4g}" for v in means[:, k].mean(0)) + " |")
-    lines += ["", "| K+ | " + " | ".join(str(k) for k in range(1, args.n_components + 1)) + " |",
-              "|---|" + "---:|" * args.n_components,
-              "| P(K+ \\| data) | " + " | ".join(f"{p:.3f}" for p in kplus) + " |"]
-    markdown = "\n".join(lines) + "\n"
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    (out / "report.md").write_text(markdown)
-    plt = require_matplotlib()
-    fig, ax = plt.subplots(figsize=(7, 5))
-    plot_data_density(ax, X, draws, args.covariance_type, feature_names=names)
-    fig.tight_layout()
-    fig.savefig(out / "bayes.png", dpi=110)
-    plt.close(fig)
+    data = report.bayes_report(model, X, kplus_posterior=kplus, data_label=label,
+                               feature_names=names, seconds=seconds)
+    markdown = report.bayes_markdown(data)
+    written = report.write_report(out, data, markdown)
+    fig = plots.plot_data_density(X, model.score_samples, feature_names=names)
+    written += (plots.save_figure(fig, out / "bayes.png", dpi=110),)
     print(markdown)
-    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'bayes.png'}")
+    print(f"wrote {', '.join(map(str, written))}")
     return 0
 
 
@@ -252,29 +181,35 @@ def _compare(args, X=None, names=None, label=None):
     if X is None:
         X, names, label = load_input(args)
     out = _out_dir(args)
-    try:
-        sensitivity = tuple(float(v) for v in args.sensitivity_e0.split(",") if v.strip())
-    except ValueError:
-        raise SystemExit(f"bayesgmm: --sensitivity-e0 must be comma-separated numbers, got "
-                         f"{args.sensitivity_e0!r}.") from None
+    # e0 and the panel default to compare()'s own defaults (not imported here: --help stays
+    # free of NumPyro).
+    defaults = {}
+    if args.e0 is not None:
+        defaults["e0"] = args.e0
+    if args.sensitivity_e0 is not None:
+        try:
+            defaults["sensitivity_e0"] = tuple(float(v) for v in args.sensitivity_e0.split(",")
+                                               if v.strip())
+        except ValueError:
+            raise SystemExit(f"bayesgmm: --sensitivity-e0 must be comma-separated numbers, "
+                             f"got {args.sensitivity_e0!r}.") from None
     try:
         result = compare(_key(args), X, k_max=args.k_max, covariance_type=args.covariance_type,
-                         sweep_covariance_types=args.sweep_types.split(","), e0=args.e0,
+                         sweep_covariance_types=args.sweep_types.split(","),
                          num_warmup=args.num_warmup, num_samples=args.num_samples,
                          num_chains=args.num_chains, target_accept_prob=args.target_accept,
-                         weights_sampler=args.weights_sampler, sensitivity_e0=sensitivity,
+                         weights_sampler=args.weights_sampler,
                          sensitivity_num_warmup=args.sensitivity_num_warmup,
                          sensitivity_num_samples=args.sensitivity_num_samples,
                          n_init=args.n_init, feature_names=names, data_label=label,
-                         progress=print, progress_bar=not args.no_progress)
+                         progress=print, progress_bar=not args.no_progress, **defaults)
     except ValueError as err:
         raise SystemExit(f"bayesgmm: {err}") from None
-    markdown = result.to_markdown()
-    (out / "report.md").write_text(markdown)
-    result.to_json(out / "report.json")
-    result.plot(out / "compare.png")
+    markdown = report.compare_markdown(result)
+    written = report.write_report(out, report.compare_report(result), markdown)
+    plots.plot_compare(result, out / "compare.png")
     print(markdown)
-    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'compare.png'}")
+    print(f"wrote {', '.join(map(str, written))}, {out / 'compare.png'}")
     return 0
 
 
@@ -284,18 +219,18 @@ def _demo(args):
 
 
 def _add_compare_options(parser, *, k_max, num_warmup, num_samples, sensitivity_draws):
-    from bayesgmm.compare import DEFAULT_E0, SENSITIVITY_E0
     parser.add_argument("--k-max", type=int, default=k_max,
                         help="largest K of the sweep; components of the sparse mixture")
     parser.add_argument("--covariance-type", default="full", choices=COVARIANCE_TYPES,
                         help="covariance type of the Bayesian mixture")
     parser.add_argument("--sweep-types", default=",".join(COVARIANCE_TYPES),
                         help="comma-separated covariance types of the BIC sweep")
-    parser.add_argument("--e0", type=float, default=DEFAULT_E0,
-                        help="Dirichlet concentration of the sparse mixture")
-    parser.add_argument("--sensitivity-e0", default=",".join(f"{v:g}" for v in SENSITIVITY_E0),
-                        help="comma-separated e0 values of the prior-sensitivity panel "
-                             "('' to skip)")
+    parser.add_argument("--e0", type=float,
+                        help="Dirichlet concentration of the sparse mixture (default: "
+                             "bayesgmm.compare.DEFAULT_E0)")
+    parser.add_argument("--sensitivity-e0",
+                        help="comma-separated e0 values of the prior-sensitivity panel ('' to "
+                             "skip; default: bayesgmm.compare.SENSITIVITY_E0)")
     parser.add_argument("--num-warmup", type=int, default=num_warmup)
     parser.add_argument("--num-samples", type=int, default=num_samples)
     parser.add_argument("--num-chains", type=int, default=2)

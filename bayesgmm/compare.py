@@ -10,9 +10,9 @@ weights with a small concentration ``e0``; superfluous components empty out and 
 Default prior: a fixed ``e0 = 0.01``. Malsiner-Walli et al. recommend either a fixed very small
 ``e0`` (0.01 in their examples) or a Gamma hyperprior ``e0 ~ G(10, 10 k_max)`` (prior mean
 ``1/k_max``). We default to the fixed value because (i) the prior of K+ it implies is available
-in closed form (:func:`kplus_prior`), so the report can show exactly how much the prior drives
-the answer, and (ii) the hyperprior couples ``e0`` to every log-Gamma weight variable, a
-funnel that adds divergences. ``concentration_prior=(10, 10 * k_max)`` selects the hyperprior
+in closed form (:func:`bayesgmm.bayes.kplus.kplus_prior`), so the report can show exactly how
+much the prior drives the answer, and (ii) the hyperprior couples ``e0`` to every log-Gamma
+weight variable, a funnel that adds divergences. ``concentration_prior=(10, 10 * k_max)`` selects the hyperprior
 (its K+ prior is then simulated).
 
 Sampler settings (measured on Old Faithful, ``e0 = 0.01``, full covariance, 2 chains; see
@@ -34,111 +34,39 @@ is NumPyro's 0.8: with the weights out of NUTS, raising it only lengthened the t
 What the Gibbs sampler cannot do is refill an empty component: on Old Faithful's full-
 covariance model the posterior has modes at K+ = 2 and K+ = 3, and different chains drain to
 different ones. R-hat of K+ shows it, and the report says so in words when it exceeds
-:data:`RHAT_WARNING`. Divergences are always reported.
+:data:`bayesgmm.bayes.diagnostics.RHAT_WARNING`. Divergences are always reported.
 
 On small data the posterior of K+ follows ``e0`` closely, so the result carries a
 prior-sensitivity panel: P(K+) re-estimated for several ``e0`` values with shorter chains.
 """
 
-import json
 import math
-import numbers
 import time
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
-from scipy.special import gammaln, logsumexp
 
-from bayesgmm import density
+from bayesgmm import plots, report
 from bayesgmm.bayes import inference, posterior
+from bayesgmm.bayes.diagnostics import divergence_summary, ess, rhat
+from bayesgmm.bayes.kplus import kplus_prior
 from bayesgmm.bayes.model import Priors, pointwise_log_likelihood
-from bayesgmm.covariance import COVARIANCE_TYPES, check_covariance_type
+from bayesgmm.covariance import COVARIANCE_TYPES, FAMILIES, check_covariance_type
 from bayesgmm.params import GMMParams
-from bayesgmm.selection import bic_sweep, check_data, plot_bic
+from bayesgmm.selection import bic_sweep, bic_weights
+from bayesgmm.validation import check_choice, check_data, check_int, check_real
 
 #: Default Dirichlet concentration of the overfitted mixture (see the module docstring).
 DEFAULT_E0 = 0.01
 #: Default concentrations of the prior-sensitivity panel.
 SENSITIVITY_E0 = (0.01, 0.1, 0.5, 1.0)
-#: R-hat of K+ above which the report says that the chains disagree.
-RHAT_WARNING = 1.1
 #: Start weight of each emptied component (the remaining mass goes to the BIC fit's components).
 EMPTY_WEIGHT = 1e-4
 
 
-# ----------------------------------------------------------------------------- closed forms
-
-def kplus_prior(n_obs, n_components, concentration):
-    """Prior of the number of occupied components K+ under a symmetric Dirichlet.
-
-    With ``weights ~ Dirichlet(e0, ..., e0)`` over ``K = n_components`` components and ``N``
-    observations allocated multinomially, the counts are Dirichlet-multinomial and
-
-    ``P(K+ = k) = C(K, k) * Gamma(K e0) / Gamma(N + K e0)
-    * sum_{n_1 + ... + n_k = N, n_j >= 1} N! / prod n_j! * prod Gamma(n_j + e0) / Gamma(e0)``.
-
-    The sum over compositions is a convolution, computed here in log space in O(K N^2).
-
-    Parameters
-    ----------
-    n_obs : int
-        Number of observations N >= 1.
-    n_components : int
-        Number of components K >= 1.
-    concentration : float
-        Symmetric Dirichlet concentration e0 > 0.
-
-    Returns
-    -------
-    ndarray, shape (n_components,)
-        ``P(K+ = 1), ..., P(K+ = K)``; sums to one.
-    """
-    n_obs, n_components = _check_int("n_obs", n_obs), _check_int("n_components", n_components)
-    e0 = float(concentration)
-    if not (math.isfinite(e0) and e0 > 0):
-        raise ValueError(f"concentration must be finite and positive, got {concentration!r}.")
-    n = np.arange(1, n_obs + 1)
-    # log of Gamma(n + e0) / (Gamma(e0) n!) for one occupied component holding n >= 1 points.
-    term = gammaln(n + e0) - gammaln(e0) - gammaln(n + 1)
-    kmax = min(n_components, n_obs)
-    log_p = np.full(n_components, -np.inf)
-    # conv[m]: log sum over compositions of m into j positive parts (index m - 1).
-    conv = term.copy()
-    for j in range(1, kmax + 1):
-        if j > 1:
-            new = np.full(n_obs, -np.inf)
-            for m in range(j, n_obs + 1):  # m points in j parts: the last part holds 1..m-j+1
-                new[m - 1] = logsumexp(conv[j - 2:m - 1][::-1] + term[:m - j + 1])
-            conv = new
-        log_choose = gammaln(n_components + 1) - gammaln(j + 1) - gammaln(n_components - j + 1)
-        log_p[j - 1] = (log_choose + gammaln(n_components * e0) - gammaln(n_obs + n_components * e0)
-                        + gammaln(n_obs + 1) + conv[n_obs - 1])
-    p = np.exp(log_p - logsumexp(log_p))
-    return p / p.sum()
-
-
-def bic_weights(bic):
-    """``exp(-BIC/2)`` normalised: a rough posterior over models under a uniform prior.
-
-    Parameters
-    ----------
-    bic : array, shape (M,)
-        NaN entries (failed fits) get weight 0.
-
-    Returns
-    -------
-    ndarray, shape (M,)
-    """
-    bic = np.asarray(bic, np.float64)
-    finite = np.isfinite(bic)
-    if not finite.any():
-        raise ValueError("bic_weights needs at least one finite BIC value.")
-    log_w = np.where(finite, -0.5 * (bic - np.min(bic[finite])), -np.inf)
-    return np.exp(log_w - logsumexp(log_w))
-
+# ---------------------------------------------------------------------------- chain starts
 
 def empty_start(params, n_components, X, covariance_type, *, empty_weight=EMPTY_WEIGHT):
     """Pad a fitted mixture to ``n_components`` with emptied components: the NUTS start.
@@ -146,23 +74,33 @@ def empty_start(params, n_components, X, covariance_type, *, empty_weight=EMPTY_
     Parameters
     ----------
     params : GMMParams
-        A fit with K <= n_components components (e.g. the BIC choice).
+        A fit with K <= n_components components (e.g. the BIC choice), shapes as
+        :mod:`bayesgmm.covariance` lists them for ``covariance_type``.
     n_components : int
-    X : array, shape (N, d)
-        The data: the emptied components get its mean and covariance (its variance for
-        diag/spherical), so they are valid but carry no data.
-    covariance_type : str
+    X : array-like, shape (N, d)
+        The data: the emptied components get its mean and its covariance in the family's
+        shape (that of one component holding every row, plus ``reg_covar = 1e-6``), so they
+        are valid but carry no data. With ``tied`` covariance they share the fitted one.
+    covariance_type : {"full", "tied", "diag", "spherical"}
     empty_weight : float
         Weight of each emptied component; the fitted weights are scaled to the rest.
 
     Returns
     -------
     GMMParams
-        With ``n_components`` components, in X's dtype.
+        With ``n_components`` components, in X's compute dtype.
+
+    Raises
+    ------
+    ValueError
+        When ``params`` has more than ``n_components`` components, or the emptied components'
+        weights leave no mass for the fitted ones.
     """
-    dtype = check_data(X).dtype  # X's compute dtype (float64 only with x64 on)
-    X = np.asarray(X, np.float64)
-    params = GMMParams(*(np.asarray(a, np.float64) for a in params))
+    check_covariance_type(covariance_type)
+    X = check_data(X, caller="empty_start")
+    n_samples, n_features = X.shape
+    family = FAMILIES[covariance_type]
+    params = GMMParams(*(jnp.asarray(a, X.dtype) for a in params))
     k = params.weights.shape[0]
     n_empty = n_components - k
     if n_empty < 0:
@@ -170,54 +108,29 @@ def empty_start(params, n_components, X, covariance_type, *, empty_weight=EMPTY_
     if n_empty * empty_weight >= 1:
         raise ValueError(f"empty_weight={empty_weight!r} leaves no mass for the fitted "
                          f"components ({n_empty} emptied components).")
-    weights = np.concatenate([params.weights * (1 - n_empty * empty_weight),
-                              np.full(n_empty, empty_weight)])
-    means = np.concatenate([params.means, np.repeat(X.mean(0)[None], n_empty, 0)])
+    weights = jnp.concatenate([params.weights * (1 - n_empty * empty_weight),
+                               jnp.full(n_empty, empty_weight, X.dtype)])
+    mean = X.mean(axis=0)
+    means = jnp.concatenate([params.means, jnp.repeat(mean[None], n_empty, 0)])
     prec = params.precisions_cholesky
-    if covariance_type in ("full", "diag", "spherical"):
-        n_features = X.shape[1]
-        variance = X.var(axis=0) + 1e-6
-        if covariance_type == "full":
-            cov = np.atleast_2d(np.cov(X.T)) + 1e-6 * np.eye(n_features)
-            empty = np.linalg.inv(np.linalg.cholesky(cov)).T  # upper U with U U^T = cov^{-1}
-        elif covariance_type == "diag":
-            empty = 1 / np.sqrt(variance)
-        else:
-            empty = np.asarray(1 / np.sqrt(variance.mean()))
-        prec = np.concatenate([prec, np.repeat(empty[None], n_empty, 0)])
-    return GMMParams(*(jnp.asarray(a, dtype) for a in (weights, means, prec)))
-
-
-def _check_int(name, value, low=1):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be an integer "
-                         f">= {low}.")
-    return int(value)
-
-
-def _chain_diagnostic(statistic, x):
-    """``statistic`` of a (chain, draw) array; None where undefined (few or constant draws)."""
-    x = np.asarray(x, np.float64)
-    if x.shape[1] < 4 or np.ptp(x) == 0:
-        return None
-    value = float(statistic(x))
-    return value if math.isfinite(value) else None
-
-
-def _rhat(x):
-    """Split R-hat of a (chain, draw) array."""
-    return _chain_diagnostic(split_gelman_rubin, x)
-
-
-def _ess(x):
-    """Effective sample size of a (chain, draw) array."""
-    return _chain_diagnostic(effective_sample_size, x)
+    if covariance_type != "tied":  # tied: the emptied components share the fitted factor
+        diff = X - mean
+        covariance = family.estimate(jnp.full(1, n_samples, X.dtype),
+                                     jnp.zeros((1, n_features), X.dtype),
+                                     family.pool(family.second_moment(diff, diff)[None]),
+                                     1e-6)  # EM's default reg_covar
+        empty = family.precisions_cholesky(covariance)
+        prec = jnp.concatenate([prec, jnp.repeat(empty, n_empty, 0)])
+    return GMMParams(weights, means, prec)
 
 
 # ----------------------------------------------------------------------------------- result
 
 class CompareResult(NamedTuple):
     """Outcome of :func:`compare`: BIC against the posterior of K+, side by side.
+
+    The report's Markdown and JSON are written by :mod:`bayesgmm.report`, its figure by
+    :func:`bayesgmm.plots.plot_compare` (:meth:`to_markdown`, :meth:`to_json`, :meth:`plot`).
 
     Attributes
     ----------
@@ -294,265 +207,54 @@ class CompareResult(NamedTuple):
         """The most frequent K+ of each chain (list of int)."""
         return [int(np.bincount(chain).argmax()) for chain in np.asarray(self.kplus_draws)]
 
-    def to_dict(self):
-        """Everything in the report as JSON-ready Python values."""
-        def arr(a):
-            return [round(float(v), 6) for v in np.asarray(a).ravel()]
-
-        table = {name: [v.item() if isinstance(v, np.generic) else v for v in column.tolist()]
-                 for name, column in self.sweep.table.items()}
-        ctype, k = self.bic_choice
-        return {
-            "data": self.data_label, "n_samples": int(self.X.shape[0]),
-            "features": list(self.feature_names), "k_max": self.k_max,
-            "covariance_type": self.covariance_type,
-            "bic_choice": {"covariance_type": ctype, "n_components": k},
-            "bic_choice_same_type": self.bic_choice_same_type,
-            "bic_weights": arr(self.bic_weights),
-            "kplus_posterior": arr(self.kplus_posterior),
-            "kplus_prior": arr(self.kplus_prior),
-            "kplus_mode": self.kplus_mode,
-            "diagnostics": self.diagnostics,
-            "sensitivity": {str(e0): arr(p) for e0, p in self.sensitivity.items()},
-            "sensitivity_prior": {str(e0): arr(p) for e0, p in self.sensitivity_prior.items()},
-            "sensitivity_diagnostics": {str(e0): d
-                                        for e0, d in self.sensitivity_diagnostics.items()},
-            "settings": self.settings,
-            "sweep": table,
-        }
-
-    def to_json(self, path=None):
-        """The report as JSON text; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False, default=_json_default)
-        if path is not None:
-            with open(path, "w") as f:
-                f.write(text)
-        return text
-
-    def to_markdown(self):
-        """The report as Markdown: BIC table, K+ posterior against prior and BIC weights, the
-        prior-sensitivity panel, and the sampler diagnostics."""
-        d, s = self.diagnostics, self.settings
-        ctype, k_bic = self.bic_choice
-        prior = (f"e0 ~ Gamma{tuple(s['concentration_prior'])}" if s["concentration_prior"]
-                 else f"e0 = {s['e0']:g}")
-        lines = [
-            f"# How many components? {self.data_label}", "",
-            f"{self.X.shape[0]} rows, features {', '.join(self.feature_names)}; K = 1..{self.k_max}.",
-            "",
-            f"- **BIC (EM)** chooses **K = {k_bic}** (`{ctype}`); among `{self.covariance_type}` "
-            f"models K = {self.bic_choice_same_type} (BIC weight "
-            f"{self.bic_weights[self.bic_choice_same_type - 1]:.2f}).",
-            f"- **Sparse finite mixture** ({self.k_max} `{self.covariance_type}` components, "
-            f"{prior}, NUTS): posterior mode **K+ = {self.kplus_mode}** "
-            f"(P = {self.kplus_posterior[self.kplus_mode - 1]:.2f}); the prior alone gives mode "
-            f"K+ = {int(np.argmax(self.kplus_prior)) + 1}.",
-            f"- Divergences: {d['num_divergences']} of {d['num_draws']} draws "
-            f"({100 * d['divergence_fraction']:.2f}%); R-hat K+ {_fmt(d['rhat_kplus'])}, "
-            f"R-hat log-likelihood {_fmt(d['rhat_log_likelihood'])}.",
-        ]
-        if d["rhat_kplus"] is not None and d["rhat_kplus"] > RHAT_WARNING:
-            lines.append(
-                f"- **The chains disagree on K+** (R-hat {d['rhat_kplus']:.2f} > "
-                f"{RHAT_WARNING}): chains settled on different numbers of occupied components "
-                f"(per chain: {', '.join(str(m) for m in self.kplus_chain_modes)}). A "
-                f"component that empties out under a sparse prior rarely refills, so P(K+) "
-                f"mixes the chains' outcomes rather than the posterior; read both modes as "
-                f"plausible and run more chains before quoting P(K+).")
-        lines += ["", "## BIC (lower is better) by K and covariance type", ""]
-        bic = self.sweep.criterion_table("bic")
-        types = list(bic)
-        lines += ["| K | " + " | ".join(types) + f" | BIC weight ({self.covariance_type}) |",
-                  "|---:|" + "---:|" * (len(types) + 1)]
-        for k in range(1, self.k_max + 1):
-            cells = [_fmt(bic[t].get(k), ".1f") for t in types]
-            lines.append(f"| {k} | " + " | ".join(cells) + f" | {self.bic_weights[k - 1]:.3f} |")
-        lines += ["", "## Number of occupied components K+", "",
-                  "| K+ | posterior | prior | BIC weight |", "|---:|---:|---:|---:|"]
-        for k in range(1, self.k_max + 1):
-            lines.append(f"| {k} | {self.kplus_posterior[k - 1]:.3f} | "
-                         f"{self.kplus_prior[k - 1]:.3f} | {self.bic_weights[k - 1]:.3f} |")
-        lines += ["", f"## Prior sensitivity: P(K+ | data) for several e0 "
-                      f"({s['sensitivity_num_warmup']} warmup + {s['sensitivity_num_samples']} "
-                      f"draws x {s['num_chains']} chains each)", "",
-                  "| e0 | " + " | ".join(f"K+={k}" for k in range(1, self.k_max + 1))
-                  + " | mode | prior mode | divergences |",
-                  "|---:|" + "---:|" * (self.k_max + 3)]
-        for e0, p in self.sensitivity.items():
-            sd = self.sensitivity_diagnostics[e0]
-            lines.append(f"| {e0:g} | " + " | ".join(f"{v:.2f}" for v in p)
-                         + f" | {int(np.argmax(p)) + 1} | "
-                         f"{int(np.argmax(self.sensitivity_prior[e0])) + 1} | "
-                         f"{100 * sd['divergence_fraction']:.1f}% |")
-        lines += ["", "## Sampler", "",
-                  f"NUTS ({s['weights_sampler']} weights), {s['num_chains']} chains x "
-                  f"({s['num_warmup']} warmup + "
-                  f"{s['num_samples']} draws), target_accept_prob {s['target_accept_prob']}, "
-                  f"start: {s['init']}; mean leapfrog steps per draw "
-                  f"{d['mean_num_steps']:.1f}; ESS log-likelihood "
-                  f"{_fmt(d['ess_log_likelihood'], '.0f')}. Times: sweep {s['sweep_seconds']:.1f} s, "
-                  f"NUTS {s['nuts_seconds']:.1f} s, panel {s['sensitivity_seconds']:.1f} s."]
-        return "\n".join(lines) + "\n"
-
-    def plot(self, path=None):
-        """One figure, four panels: BIC against K per covariance type; P(K+) bars with the
-        BIC weights and the prior of K+ overlaid; the prior-sensitivity panel; the data with
-        the posterior mean density and the EM density.
-
-        Parameters
-        ----------
-        path : str or path-like, optional
-            Where to write the figure (PNG by suffix).
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        try:
-            from matplotlib.figure import Figure
-        except ImportError:
-            raise ImportError("CompareResult.plot needs matplotlib: pip install "
-                              "bayesgmm[plot]") from None
-        fig = Figure(figsize=(12, 9), layout="constrained")
-        (ax_bic, ax_k), (ax_sens, ax_data) = fig.subplots(2, 2)
-        plot_bic(self.sweep, ax=ax_bic, title="BIC (EM) by K and covariance type")
-
-        ks = np.arange(1, self.k_max + 1)
-        ax_k.bar(ks, self.kplus_posterior, width=0.6, color="tab:blue", alpha=0.75,
-                 label="posterior P(K+ | data)")
-        ax_k.plot(ks, self.bic_weights, "o-", color="tab:red",
-                  label=f"BIC weights ({self.covariance_type})")
-        ax_k.plot(ks, self.kplus_prior, "s--", color="0.4", markerfacecolor="none",
-                  label=f"prior of K+ ({self._prior_label()})")
-        ax_k.set_xticks(ks)
-        ax_k.set_xlabel("number of (occupied) components")
-        ax_k.set_ylabel("probability")
-        ax_k.set_ylim(0, 1.05)
-        frac = self.diagnostics["divergence_fraction"]
-        ax_k.set_title(f"K+ posterior vs BIC (divergences {100 * frac:.2f}%)")
-        ax_k.legend(frameon=False, fontsize=8)
-
-        width = 0.8 / max(1, len(self.sensitivity))
-        for i, (e0, p) in enumerate(self.sensitivity.items()):
-            ax_sens.bar(ks + (i - (len(self.sensitivity) - 1) / 2) * width, p, width=width,
-                        label=f"e0 = {e0:g}")
-        ctype, k_bic = self.bic_choice
-        ax_sens.axvline(k_bic, color="tab:red", ls=":", label=f"BIC choice K = {k_bic}")
-        ax_sens.set_xticks(ks)
-        ax_sens.set_xlabel("K+")
-        ax_sens.set_ylabel("P(K+ | data)")
-        ax_sens.set_ylim(0, 1.05)
-        ax_sens.set_title("prior sensitivity of K+")
-        ax_sens.legend(frameon=False, fontsize=8)
-
-        self._plot_data(ax_data)
-        if path is not None:
-            fig.savefig(path, dpi=110)
-        return fig
-
-    def _prior_label(self):
+    @property
+    def prior_label(self):
+        """The weight prior in words: ``"e0 = 0.01"`` or ``"e0 ~ Gamma(10.0, 60.0)"``."""
         s = self.settings
         if s["concentration_prior"]:
             return f"e0 ~ Gamma{tuple(s['concentration_prior'])}"
         return f"e0 = {s['e0']:g}"
 
-    def _plot_data(self, ax):
-        ctype, k = self.bic_choice
-        plot_data_density(ax, self.X, self.draws, self.covariance_type,
-                          feature_names=self.feature_names,
-                          em=(self.sweep.fit_result(ctype, k).params, ctype))
+    def posterior_log_density(self, points, max_draws=400):
+        """Log of the posterior mean density at ``points``, from at most ``max_draws``
+        evenly thinned draws.
 
+        Parameters
+        ----------
+        points : array, shape (M, d)
+        max_draws : int
 
-def _posterior_density(points, draws, covariance_type, max_draws=400):
-    """Posterior mean density at ``points`` (M, d) from at most ``max_draws`` thinned draws."""
-    params = draws.params
-    n_draws = params.weights.shape[0] * params.weights.shape[1]
-    step = max(1, math.ceil(n_draws / max_draws))
-    flat = jax.tree.map(lambda a: a.reshape((1, -1) + a.shape[2:])[:, ::step], params)
-    pts = jnp.asarray(points, params.means.dtype)
-    return np.asarray(posterior.predictive_density(pts, flat, covariance_type).mean)
+        Returns
+        -------
+        ndarray, shape (M,)
+        """
+        params = self.draws.params
+        n_draws = params.weights.shape[0] * params.weights.shape[1]
+        step = max(1, math.ceil(n_draws / max_draws))
+        flat = jax.tree.map(lambda a: a.reshape((1, -1) + a.shape[2:])[:, ::step], params)
+        points = jnp.asarray(points, params.means.dtype)
+        return np.asarray(posterior.predictive_density(points, flat,
+                                                       self.covariance_type).log_mean)
 
+    def to_json(self, path=None):
+        """The report as JSON text (:func:`bayesgmm.report.compare_report`); also written to
+        ``path`` when given."""
+        return report.to_json(report.compare_report(self), path)
 
-def plot_data_density(ax, X, draws, covariance_type, *, feature_names=None, em=None):
-    """The data with the posterior mean density (and an EM density): a histogram with curves
-    for 1-D data, a scatter with log-density contours for 2-D data, a scatter of the first two
-    features otherwise.
+    def to_markdown(self):
+        """The report as Markdown (:func:`bayesgmm.report.compare_markdown`)."""
+        return report.compare_markdown(self)
 
-    Parameters
-    ----------
-    ax : matplotlib Axes
-    X : array, shape (N, d)
-    draws : PosteriorDraws
-    covariance_type : str
-        Of the draws.
-    feature_names : sequence of str, optional
-    em : (GMMParams, str), optional
-        An EM fit and its covariance type, drawn dashed.
-    """
-    X = np.asarray(X)
-    names = (list(feature_names) if feature_names is not None
-             else [f"x{i}" for i in range(X.shape[1])])
-    dtype = draws.params.means.dtype
-    if em is not None:
-        em_params, em_type = em
-        em_params = GMMParams(*(jnp.asarray(a, dtype) for a in em_params))
-        em_label = f"EM density (BIC: {em_type}, K={em_params.weights.shape[0]})"
-
-        def em_log_density(points):
-            return np.asarray(density.log_prob(jnp.asarray(points, dtype), em_params, em_type))
-    if X.shape[1] == 1:
-        pad = 0.1 * np.ptp(X)
-        grid = np.linspace(X.min() - pad, X.max() + pad, 400)[:, None]
-        ax.hist(X[:, 0], bins=min(40, max(10, len(X) // 4)), density=True, color="0.85",
-                label="data")
-        ax.plot(grid[:, 0], _posterior_density(grid, draws, covariance_type), color="tab:blue",
-                lw=2, label="posterior mean density")
-        if em is not None:
-            ax.plot(grid[:, 0], np.exp(em_log_density(grid)), color="tab:red", ls="--", lw=1.5,
-                    label=em_label)
-        ax.set_xlabel(names[0])
-        ax.set_ylabel("density")
-        ax.set_title("data, posterior mean and EM densities")
-    else:
-        ax.scatter(X[:, 0], X[:, 1], s=8, color="0.3", alpha=0.7, label="data")
-        if X.shape[1] == 2:
-            pad = 0.1 * np.ptp(X, axis=0)
-            xx, yy = np.meshgrid(np.linspace(X[:, 0].min() - pad[0], X[:, 0].max() + pad[0], 80),
-                                 np.linspace(X[:, 1].min() - pad[1], X[:, 1].max() + pad[1], 80))
-            grid = np.column_stack([xx.ravel(), yy.ravel()])
-            post = np.log(_posterior_density(grid, draws, covariance_type)).reshape(xx.shape)
-            top = post.max()
-            levels = np.linspace(top - 8, top, 7)
-            ax.contour(xx, yy, post, levels=levels, colors="tab:blue", linewidths=1.2)
-            ax.plot([], [], color="tab:blue", label="posterior mean log-density")
-            if em is not None:
-                ax.contour(xx, yy, em_log_density(grid).reshape(xx.shape), levels=levels,
-                           colors="tab:red", linewidths=1.0, linestyles="--")
-                ax.plot([], [], color="tab:red", ls="--", label=em_label.replace("density",
-                                                                                   "log-density"))
-            ax.set_title("data, posterior mean and EM densities")
-        else:
-            ax.set_title("first two features (densities not drawn for d > 2)")
-        ax.set_xlabel(names[0])
-        ax.set_ylabel(names[1])
-    ax.legend(frameon=False, fontsize=8)
-
-
-def _fmt(value, spec=".3f"):
-    return "n/a" if value is None or not np.isfinite(value) else format(value, spec)
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    def plot(self, path=None):
+        """The four-panel figure (:func:`bayesgmm.plots.plot_compare`), written to ``path``
+        when given; returns the matplotlib Figure."""
+        return plots.plot_compare(self, path)
 
 
 # ---------------------------------------------------------------------------------- compare
 
 def _kplus_prior_for(key, n_obs, k_max, e0, concentration_prior):
+    """The prior of K+: closed form for a fixed e0, simulated under a Gamma hyperprior."""
     if concentration_prior is None:
         return kplus_prior(n_obs, k_max, e0)
     dtype = jnp.result_type(float)
@@ -560,12 +262,6 @@ def _kplus_prior_for(key, n_obs, k_max, e0, concentration_prior):
                     concentration_prior=jnp.asarray(concentration_prior, dtype))
     draws = posterior.prior_occupied_components(key, n_obs, priors, num_draws=20000)
     return posterior.kplus_probabilities(draws, k_max)
-
-
-def _divergence_summary(draws):
-    diverging = np.asarray(draws.sample_stats["diverging"])
-    return {"num_divergences": int(diverging.sum()), "num_draws": int(diverging.size),
-            "divergence_fraction": float(diverging.mean())}
 
 
 def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=COVARIANCE_TYPES,
@@ -629,26 +325,24 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
     Raises
     ------
     ValueError
-        For bad arguments (k_max < 1 or > N, e0 <= 0, unknown init, ...) or data with NaN.
+        For bad arguments (k_max < 1 or > N, e0 <= 0, unknown init, ...), or data with NaN or
+        infinity or entries that are not numbers.
     TypeError
-        For non-numeric data.
+        For sparse, complex or date data (see :func:`bayesgmm.validation.check_array`).
     """
-    X = check_data(X)
+    X = check_data(X, caller="compare")
     n_samples, n_features = X.shape
-    k_max = _check_int("k_max", k_max)
+    k_max = check_int("k_max", k_max)
     if k_max > n_samples:
         raise ValueError(f"k_max = {k_max} exceeds the number of samples {n_samples}.")
     check_covariance_type(covariance_type)
-    for name, value in [("e0", e0)] + [("sensitivity_e0", v) for v in sensitivity_e0]:
-        if not isinstance(value, numbers.Real) or not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite positive number, got {value!r}.")
-    if init not in ("empty", "em"):
-        raise ValueError(f"Invalid value for 'init': {init!r}; it must be 'empty' or 'em'.")
-    if weights_sampler not in inference.WEIGHT_SAMPLERS:  # here, not after a minute of sweep
-        raise ValueError(f"Invalid value for 'weights_sampler': {weights_sampler!r}; it should "
-                         f"be in {list(inference.WEIGHT_SAMPLERS)}")
-    sensitivity_num_warmup = _check_int("sensitivity_num_warmup", sensitivity_num_warmup, 0)
-    sensitivity_num_samples = _check_int("sensitivity_num_samples", sensitivity_num_samples)
+    e0 = check_real("e0", e0, low_open=True)
+    sensitivity_e0 = [check_real("sensitivity_e0", v, low_open=True) for v in sensitivity_e0]
+    check_choice("init", init, ("empty", "em"))
+    # Checked here, not after a minute of sweep:
+    check_choice("weights_sampler", weights_sampler, inference.WEIGHT_SAMPLERS)
+    sensitivity_num_warmup = check_int("sensitivity_num_warmup", sensitivity_num_warmup, 0)
+    sensitivity_num_samples = check_int("sensitivity_num_samples", sensitivity_num_samples)
     if isinstance(sweep_covariance_types, str):
         sweep_covariance_types = (sweep_covariance_types,)
     types = list(dict.fromkeys(list(sweep_covariance_types) + [covariance_type]))
@@ -676,13 +370,13 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
     if concentration_prior is not None:
         priors = Priors(concentration_prior=tuple(float(v) for v in concentration_prior))
     else:
-        priors = Priors(concentration=float(e0))
+        priors = Priors(concentration=e0)
     # The sweep has fitted k_max components already (with its restarts): start there.
     start_params = sweep.fit_result(covariance_type, k_max).params
     if init == "empty":
         k_best = int(np.argmax(weights)) + 1
         start_params = empty_start(sweep.fit_result(covariance_type, k_best).params, k_max,
-                                   np.asarray(X), covariance_type)
+                                   X, covariance_type)
     nuts = dict(n_components=k_max, covariance_type=covariance_type, num_chains=num_chains,
                 chain_method=chain_method, target_accept_prob=target_accept_prob,
                 max_tree_depth=max_tree_depth, weights_sampler=weights_sampler,
@@ -697,10 +391,10 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
     nuts_seconds = time.perf_counter() - start
     log_lik = np.asarray(pointwise_log_likelihood(
         jnp.asarray(X, draws.params.means.dtype), draws.params, covariance_type).sum(-1))
-    diagnostics = _divergence_summary(draws)
+    diagnostics = divergence_summary(draws)
     diagnostics.update(
-        rhat_kplus=_rhat(kplus), rhat_log_likelihood=_rhat(log_lik),
-        ess_log_likelihood=_ess(log_lik),
+        rhat_kplus=rhat(kplus), rhat_log_likelihood=rhat(log_lik),
+        ess_log_likelihood=ess(log_lik),
         mean_num_steps=float(np.mean(np.asarray(draws.sample_stats["num_steps"]))),
         seconds=round(nuts_seconds, 3))
     say(f"NUTS: {k_max} {covariance_type} components, {diagnostics['num_divergences']} "
@@ -711,10 +405,9 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
     sensitivity, sensitivity_prior, sensitivity_diag = {}, {}, {}
     start = time.perf_counter()
     for i, value in enumerate(sensitivity_e0):
-        value = float(value)
         sensitivity_prior[value] = kplus_prior(n_samples, k_max, value)
-        if concentration_prior is None and value == float(e0):
-            sensitivity[value], sensitivity_diag[value] = kplus_post, _divergence_summary(draws)
+        if concentration_prior is None and value == e0:
+            sensitivity[value], sensitivity_diag[value] = kplus_post, divergence_summary(draws)
             continue
         k_run, k_occ = jax.random.split(jax.random.fold_in(key_sens, i))
         say(f"prior sensitivity e0 = {value:g}: sampling ...")
@@ -723,14 +416,14 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
                                  num_samples=sensitivity_num_samples, **nuts)
         sensitivity[value] = posterior.kplus_probabilities(
             posterior.occupied_components(k_occ, X, run, covariance_type), k_max)
-        sensitivity_diag[value] = _divergence_summary(run)
+        sensitivity_diag[value] = divergence_summary(run)
         say(f"prior sensitivity e0 = {value:g}: mode K+ = "
             f"{int(np.argmax(sensitivity[value])) + 1}, "
             f"{sensitivity_diag[value]['num_divergences']} divergences")
     sensitivity_seconds = time.perf_counter() - start
 
     settings = {
-        "e0": None if concentration_prior is not None else float(e0),
+        "e0": None if concentration_prior is not None else e0,
         "concentration_prior": (None if concentration_prior is None
                                 else [float(v) for v in concentration_prior]),
         "num_warmup": num_warmup, "num_samples": num_samples, "num_chains": num_chains,
@@ -801,6 +494,5 @@ def merge_sweeps(parts):
                                                          merged.best_n_components).params)
 
 
-__all__ = ["CompareResult", "DEFAULT_E0", "SENSITIVITY_E0", "bic_weights", "compare",
-           "empty_start", "kplus_prior", "merge_sweeps",
-           "plot_data_density"]
+__all__ = ["CompareResult", "DEFAULT_E0", "SENSITIVITY_E0", "compare", "empty_start",
+           "merge_sweeps"]

@@ -24,6 +24,8 @@ from typing import Callable, NamedTuple
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
+from bayesgmm.validation import check_choice
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
@@ -206,7 +208,6 @@ def n_parameters(n_components, n_features, covariance_type):
 
 
 def check_covariance_type(covariance_type):
-    """Raise a ValueError naming the valid choices when ``covariance_type`` is unknown."""
-    if covariance_type not in FAMILIES:
-        raise ValueError(f"Invalid value for 'covariance_type': {covariance_type!r}; "
-                         f"'covariance_type' should be in {list(COVARIANCE_TYPES)}")
+    """``covariance_type`` if it is one of :data:`COVARIANCE_TYPES`; a ValueError naming the
+    valid choices otherwise."""
+    return check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)

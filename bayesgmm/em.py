@@ -29,6 +29,7 @@ from jax import lax
 from bayesgmm import density, init, stats
 from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.params import GMMParams
+from bayesgmm.validation import check_structure, compute_dtype
 
 
 class EMResult(NamedTuple):
@@ -376,7 +377,10 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     key : jax.random key
         Randomness of the initialisation; restarts use ``split(key, n_init)``.
     X : array, shape (N, d)
-        Floating-point data. The fit runs in X's dtype (float32 unless x64 is enabled).
+        Real numbers, finite (not checked here: X may be traced; see
+        :func:`bayesgmm.validation.check_data`). The fit runs in float32 for float32 data,
+        otherwise in float64 when x64 is enabled and float32 when not
+        (:func:`bayesgmm.validation.compute_dtype`).
     n_components : int
     covariance_type : {"full", "tied", "diag", "spherical"}
     tol : float
@@ -425,7 +429,10 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     ValueError
         When the best fit has non-finite parameters (a covariance that is not positive
         definite), with scikit-learn's advice. Only raised when called outside a trace;
-        under ``jit``/``vmap``, check ``result.lower_bound`` for NaN.
+        under ``jit``/``vmap``, check ``result.lower_bound`` for NaN. Also for an X that is
+        not 2-D or has no rows or columns.
+    TypeError
+        For complex X (:class:`bayesgmm.exceptions.ComplexDataError`).
     """
     check_covariance_type(covariance_type)
     mesh, sample_axes = sample_mesh(X, devices)
@@ -434,13 +441,13 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     elif not isinstance(X, jax.Array):
         # Host data stay on the host until shard_rows copies each shard to its device.
         X = np.asarray(X)
-        X = X.astype(jax.dtypes.canonicalize_dtype(X.dtype))
-    if not jnp.issubdtype(X.dtype, jnp.floating):
-        X = X.astype(jnp.result_type(float))
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-dimensional (n_samples, n_features), got shape {X.shape}")
+    # X may be traced: only its shape and dtype are checked (the values by the callers that
+    # hold concrete data, e.g. GaussianMixture.fit).
+    check_structure(X, caller="fit_em")
+    dtype = compute_dtype(X.dtype)
+    if X.dtype != dtype:
+        X = X.astype(dtype)
     n_samples, n_features = X.shape
-    dtype = X.dtype
 
     def as_dtype(a):
         return None if a is None else jnp.asarray(a, dtype)

@@ -1,10 +1,7 @@
 """scikit-learn-style estimator front end: NumPy in, NumPy out, state and validation here."""
 
 import functools
-import inspect
 import math
-import numbers
-import sys
 import time
 import warnings
 
@@ -14,155 +11,21 @@ import numpy as np
 from jax import lax
 
 from bayesgmm import density, em, online, outofcore
-from bayesgmm.covariance import COVARIANCE_TYPES, FAMILIES, check_covariance_type
+from bayesgmm.base import ParamsMixin
+from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
+from bayesgmm.exceptions import ConvergenceWarning
 from bayesgmm.init import INIT_METHODS
 from bayesgmm.params import GMMParams
+from bayesgmm.rows import map_row_blocks
+from bayesgmm.validation import (check_array, check_choice, check_int, check_is_fitted,
+                                 check_n_samples, check_real, check_sample_weight,
+                                 check_shape, check_sharded_array, key_from_random_state)
 
+# Rows per block of the row-wise evaluation (score_samples, predict, ...): a handful of
+# compiled shapes serve every N and memory stays bounded.
+_BLOCK_ROWS = 1 << 16
 
-class ConvergenceWarning(UserWarning):
-    """The best EM run stopped at ``max_iter`` before the lower bound settled."""
-
-
-class NotFittedError(ValueError, AttributeError):
-    """An estimator was used before ``fit`` (a ValueError and AttributeError, as scikit-learn's).
-
-    When scikit-learn is already imported, the error raised is also an instance of
-    ``sklearn.exceptions.NotFittedError``, so code written for scikit-learn (and its
-    ``check_estimator``) catches it; bayesgmm never imports scikit-learn for this.
-    """
-
-    def __new__(cls, *args, **kwargs):
-        sklearn_exceptions = sys.modules.get("sklearn.exceptions")
-        if cls is NotFittedError and sklearn_exceptions is not None:
-            cls = _not_fitted_error_for(sklearn_exceptions.NotFittedError)
-        return super().__new__(cls, *args, **kwargs)
-
-
-@functools.cache
-def _not_fitted_error_for(sklearn_not_fitted_error):
-    return type("NotFittedError", (NotFittedError, sklearn_not_fitted_error),
-                {"__module__": __name__, "__doc__": NotFittedError.__doc__})
-
-
-class ComplexDataError(TypeError, ValueError):
-    """Complex input: a TypeError (the wrong kind of number) that is also a ValueError, the
-    class scikit-learn raises for it, so that either ``except`` clause catches it."""
-
-
-# ----------------------------------------------------------------------------- input checks
-
-def default_float_dtype():
-    """float64 when JAX's x64 mode is on, float32 otherwise (bayesgmm never flips the flag)."""
-    return np.dtype(jnp.result_type(float))
-
-
-def compute_dtype(input_dtype):
-    """The dtype a fit on data of ``input_dtype`` runs in.
-
-    float32 data stay float32 (also when x64 is on, as scikit-learn preserves float32);
-    everything else (float64, integers, booleans, float16) computes in
-    :func:`default_float_dtype`, so float64 data give float32 when x64 is off.
-    """
-    return np.dtype(np.float32) if np.dtype(input_dtype) == np.float32 else default_float_dtype()
-
-
-def check_array(X, *, name="X", dtype=None, estimator="GaussianMixture"):
-    """Validate a 2-D numeric array and convert it to the compute dtype.
-
-    ``dtype=None`` means :func:`compute_dtype` of the input's dtype. Raises ValueError (wrong
-    ndim, empty, NaN or infinity, strings that are not numbers) or TypeError (sparse matrices,
-    dates, objects that are not numbers; complex numbers raise :class:`ComplexDataError`,
-    both) with a message naming the problem.
-    """
-    if hasattr(X, "toarray") and hasattr(X, "nnz"):  # a scipy.sparse matrix or array
-        raise TypeError(f"Sparse data was passed as {name} ({type(X).__name__}), but "
-                        f"{estimator} needs dense data: use X.toarray().")
-    if isinstance(X, jax.Array):
-        X = np.asarray(X)
-    array = np.asarray(X)
-    if np.iscomplexobj(array):
-        raise ComplexDataError(f"Complex data not supported: {name} has dtype "
-                               f"{array.dtype}; {estimator} needs real numbers.")
-    if array.dtype.kind in "mMV":  # dates, durations, structured records: not numbers
-        raise TypeError(f"{name} must contain numbers, got dtype {array.dtype}.")
-    if array.dtype.kind not in "biuf":
-        try:
-            array = array.astype(np.float64)
-        # Python's own split: a string that is not a number is a ValueError, an object that
-        # is not a number (a dict) a TypeError; keep it, as scikit-learn does.
-        except (TypeError, ValueError) as err:
-            raise type(err)(f"{name} must contain numbers; converting its {array.dtype} "
-                            f"entries to float failed: {err}") from None
-    if array.ndim != 2:
-        if array.ndim == 1:
-            raise ValueError(
-                f"Expected 2D array, got 1D array instead: {name}.shape={array.shape}. Reshape "
-                f"your data either using array.reshape(-1, 1) if your data has a single "
-                f"feature or array.reshape(1, -1) if it contains a single sample.")
-        raise ValueError(f"Expected 2D array, got {array.ndim}D array instead "
-                         f"({name}.shape={array.shape}).")
-    for axis, what in enumerate(("sample", "feature")):
-        if array.shape[axis] == 0:  # scikit-learn's wording
-            raise ValueError(f"Found array with 0 {what}(s) (shape={array.shape}) while a "
-                             f"minimum of 1 is required ({name}: at least one sample and one "
-                             f"feature).")
-    dtype = compute_dtype(array.dtype) if dtype is None else np.dtype(dtype)
-    array = array.astype(dtype, copy=False)
-    if not np.all(np.isfinite(array)):
-        bad_rows = np.flatnonzero(~np.all(np.isfinite(array), axis=1))
-        what = "NaN" if np.isnan(array).any() else "infinity"
-        raise ValueError(f"Input {name} contains {what} in {bad_rows.size} row(s) (first: "
-                         f"{bad_rows[:5].tolist()}). Remove or impute them before fitting.")
-    if dtype == np.float32 and np.abs(array).max() > np.finfo(np.float32).max / 1e6:
-        raise ValueError(f"{name} has entries up to {np.abs(array).max():.3g}, too large for "
-                         f"float32 arithmetic; scale the data or enable float64 "
-                         f"(jax.config.update('jax_enable_x64', True)).")
-    return array
-
-
-def check_sample_weight(sample_weight, n_samples, dtype):
-    """Validate non-negative frequency weights of shape (n_samples,); None stays None."""
-    if sample_weight is None:
-        return None
-    w = np.asarray(sample_weight, dtype=dtype)
-    if w.ndim == 0:
-        w = np.full(n_samples, w, dtype)
-    if w.shape != (n_samples,):
-        raise ValueError(f"sample_weight has shape {w.shape}, expected ({n_samples},).")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must be finite and non-negative.")
-    if w.sum() <= 0:
-        raise ValueError("sample_weight sums to zero: at least one row needs positive weight.")
-    return w
-
-
-def key_from_random_state(random_state):
-    """A JAX key from an int, None, a NumPy RandomState/Generator, or a JAX key."""
-    if isinstance(random_state, jax.Array):
-        if jnp.issubdtype(random_state.dtype, jax.dtypes.prng_key):
-            return random_state
-        if random_state.dtype == jnp.uint32 and random_state.shape == (2,):
-            return jax.random.wrap_key_data(random_state)
-        raise TypeError(f"random_state given as a JAX array must be a PRNG key, got dtype "
-                        f"{random_state.dtype} and shape {random_state.shape}.")
-    if random_state is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
-    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        seed = int(random_state)
-        if not 0 <= seed < 2 ** 32:
-            raise ValueError(f"random_state must be in [0, 2**32), got {seed}.")
-    elif isinstance(random_state, np.random.RandomState):
-        seed = int(random_state.randint(2 ** 31 - 1))
-    elif isinstance(random_state, np.random.Generator):
-        seed = int(random_state.integers(2 ** 31 - 1))
-    else:
-        raise TypeError(f"random_state must be None, an int, a numpy RandomState or Generator, "
-                        f"or a JAX PRNG key; got {type(random_state).__name__}.")
-    return jax.random.key(seed)
-
-
-# ----------------------------------------------------------------------- row-chunked density
 
 @functools.partial(jax.jit, static_argnames=("covariance_type",))
 def _block_log_prob_and_resp(X, params, covariance_type):
@@ -175,68 +38,15 @@ def _block_log_prob_and_resp(X, params, covariance_type):
     return log_prob.reshape(n), log_resp.reshape(n, -1)
 
 
-def _log_prob_and_resp(X, params, covariance_type, block=1 << 16):
+def _log_prob_and_resp(X, params, covariance_type):
     """Per-row mixture log-density (N,) and log-responsibilities (N, K), NumPy out.
 
-    Rows go through in blocks padded to a power of two (at most ``block`` rows), so a handful
-    of compiled shapes serve every N and memory stays bounded.
+    ``X`` (N, d) is a NumPy array; its rows go through in blocks padded to a power of two
+    (:func:`bayesgmm.rows.map_row_blocks`, at most ``_BLOCK_ROWS`` rows).
     """
-    n = X.shape[0]
-    size = min(block, 1 << max(0, math.ceil(math.log2(n))))
-    log_prob, log_resp = [], []
-    for start in range(0, n, size):
-        part = X[start:start + size]
-        padded = np.zeros((size, X.shape[1]), X.dtype)
-        padded[:part.shape[0]] = part
-        lp, lr = _block_log_prob_and_resp(padded, params, covariance_type)
-        log_prob.append(np.asarray(lp)[:part.shape[0]])
-        log_resp.append(np.asarray(lr)[:part.shape[0]])
-    return np.concatenate(log_prob), np.concatenate(log_resp)
-
-
-# --------------------------------------------------------------------------------- estimator
-
-class ParamsMixin:
-    """scikit-learn's parameter protocol (``get_params``, ``set_params``, a short ``repr``),
-    read from the constructor's signature, so that ``clone``, ``Pipeline`` and
-    ``GridSearchCV`` work without scikit-learn being a dependency."""
-
-    @classmethod
-    def _get_param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return sorted(p.name for p in signature.parameters.values()
-                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
-
-    def get_params(self, deep=True):
-        """Constructor parameters as a dict (``deep`` is accepted for compatibility)."""
-        del deep
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters; unknown names raise ValueError."""
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"Invalid parameter {name!r} for estimator "
-                                 f"{type(self).__name__}. Valid parameters are: {valid}.")
-            setattr(self, name, value)
-        return self
-
-    def __sklearn_tags__(self):
-        """scikit-learn's estimator tags (a density estimator on dense 2-D float data).
-
-        scikit-learn calls this only when it is installed, so it is imported here and not at
-        module import: bayesgmm does not depend on it.
-        """
-        from sklearn.utils import Tags, TargetTags  # noqa: PLC0415 (optional dependency)
-        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
-
-    def __repr__(self):
-        defaults = {p.name: p.default
-                    for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
-                   if not _same(value, defaults.get(name))]
-        return f"{type(self).__name__}({', '.join(changed)})"
+    return map_row_blocks(
+        lambda block: _block_log_prob_and_resp(block, params, covariance_type), X,
+        max_rows=_BLOCK_ROWS)
 
 
 class GaussianMixture(ParamsMixin):
@@ -347,45 +157,23 @@ class GaussianMixture(ParamsMixin):
     # -- validation
 
     def _check_parameters(self):
-        def check_int(name, low):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-                raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be an "
-                                 f"integer >= {low}.")
-
-        def check_real(name):
-            value = getattr(self, name)
-            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-                    or not math.isfinite(value) or value < 0):
-                raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be a "
-                                 f"finite non-negative number.")
-
-        check_int("n_components", 1)
-        check_int("n_init", 1)
-        check_int("max_iter", 0)
-        check_int("verbose", 0)
-        check_int("verbose_interval", 1)
-        check_int("restart_batch_size", 1)
-        check_int("warmup_batches", 0)
-        check_real("learning_offset")
-        if (not isinstance(self.learning_decay, numbers.Real)
-                or not 0.5 < self.learning_decay <= 1):
-            raise ValueError(f"Invalid value for 'learning_decay': {self.learning_decay!r}; "
-                             f"'learning_decay' must be in (0.5, 1].")
+        for name, low in (("n_components", 1), ("n_init", 1), ("max_iter", 0), ("verbose", 0),
+                          ("verbose_interval", 1), ("restart_batch_size", 1),
+                          ("warmup_batches", 0)):
+            check_int(name, getattr(self, name), low=low)
         if self.chunk_size is not None:
-            check_int("chunk_size", 1)
-        check_real("tol")
-        check_real("reg_covar")
+            check_int("chunk_size", self.chunk_size)
+        for name in ("tol", "reg_covar", "learning_offset"):
+            check_real(name, getattr(self, name))
+        check_real("learning_decay", self.learning_decay, low=0.5, high=1.0, low_open=True)
         check_covariance_type(self.covariance_type)
-        if self.init_params not in INIT_METHODS:
-            raise ValueError(f"Invalid value for 'init_params': {self.init_params!r}; "
-                             f"'init_params' should be in {list(INIT_METHODS)}")
+        check_choice("init_params", self.init_params, INIT_METHODS)
 
     def _check_initial_parameters(self, n_features, dtype):
         k, family = self.n_components, FAMILIES[self.covariance_type]
         weights = means = precisions = None
         if self.weights_init is not None:
-            weights = _check_shape(self.weights_init, (k,), "weights_init", dtype)
+            weights = check_shape(self.weights_init, (k,), "weights_init", dtype)
             if np.any(weights < 0) or np.any(weights > 1):
                 raise ValueError(f"The parameter 'weights_init' should be in the range [0, 1], "
                                  f"but got min value {weights.min():.5f}, max value "
@@ -394,10 +182,10 @@ class GaussianMixture(ParamsMixin):
                 raise ValueError(f"The parameter 'weights_init' should be normalized, but got "
                                  f"sum(weights) = {weights.sum():.5f}")
         if self.means_init is not None:
-            means = _check_shape(self.means_init, (k, n_features), "means_init", dtype)
+            means = check_shape(self.means_init, (k, n_features), "means_init", dtype)
         if self.precisions_init is not None:
-            precisions = _check_shape(self.precisions_init, family.shape(k, n_features),
-                                      "precisions_init", dtype)
+            precisions = check_shape(self.precisions_init, family.shape(k, n_features),
+                                     "precisions_init", dtype)
             _check_precisions(precisions, self.covariance_type)
         return weights, means, precisions
 
@@ -423,11 +211,9 @@ class GaussianMixture(ParamsMixin):
         sharded = isinstance(X, jax.Array) and em.sample_mesh(X, None)[0] is not None
         # Rows sharded over devices (possibly over several hosts) stay where they are:
         # NumPy conversion would gather them.
-        X = _check_sharded(X) if sharded else check_array(X)
+        X = check_sharded_array(X) if sharded else check_array(X)
         n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                             f"{self.n_components}, n_samples = {n_samples}")
+        check_n_samples(n_samples, self.n_components)
         weight = (sample_weight if sharded
                   else check_sample_weight(sample_weight, n_samples, X.dtype))
         init = self._warm_start_init()
@@ -445,8 +231,8 @@ class GaussianMixture(ParamsMixin):
             max_iter=self.max_iter, n_init=1 if warm else self.n_init,
             init_params=self.init_params, sample_weight=weight, chunk_size=self.chunk_size,
             restart_batch_size=self.restart_batch_size, devices=self.devices, **init)
-        self._set_fitted(result, n_features, X.dtype)
-        self._report(result, time.perf_counter() - start)
+        self._set_em_result(result)
+        self._report(time.perf_counter() - start)
         return self
 
     def _warm_start_init(self):
@@ -491,9 +277,8 @@ class GaussianMixture(ParamsMixin):
             covariance_type=self.covariance_type, tol=self.tol, reg_covar=self.reg_covar,
             max_iter=self.max_iter, init_params=self.init_params, chunk_size=self.chunk_size,
             progress=self.verbose > 0, **init)
-        means = result.params.means
-        self._set_fitted(result, means.shape[1], means.dtype)
-        self._report(result, time.perf_counter() - start)
+        self._set_em_result(result)
+        self._report(time.perf_counter() - start)
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -543,25 +328,17 @@ class GaussianMixture(ParamsMixin):
             learning_decay=self.learning_decay, learning_offset=self.learning_offset,
             warmup=self.warmup_batches, chunk_size=self.chunk_size)
         self._online_state = state
-        family = FAMILIES[self.covariance_type]
-        prec_chol = state.params.precisions_cholesky
-        self.weights_, self.means_, self.precisions_cholesky_ = (
-            np.asarray(a, X.dtype) for a in state.params)
-        self.precisions_ = np.asarray(family.precisions(prec_chol), X.dtype)
-        self.covariances_ = np.asarray(family.covariances(prec_chol), X.dtype)
+        self._set_fitted_params(state.params)
         self.n_iter_ = int(state.n_steps)
         self.converged_ = False  # a stream has no convergence test
         self.lower_bound_ = float(state.stats.log_lik)
         self.lower_bounds_ = np.append(self.lower_bounds_, float(state.batch_log_lik))
-        self.n_features_in_ = n_features
         self._restart_lower_bounds = np.array([self.lower_bound_])
         return self
 
     def _online_initial_params(self, X, weight):
         n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                             f"{self.n_components}, n_samples = {n_samples}")
+        check_n_samples(n_samples, self.n_components)
         weights, means, precisions = self._check_initial_parameters(n_features, X.dtype)
         family = FAMILIES[self.covariance_type]
         given = GMMParams(
@@ -585,24 +362,75 @@ class GaussianMixture(ParamsMixin):
         """
         return self.fit(X, y, sample_weight=sample_weight).predict(X)
 
-    def _set_fitted(self, result, n_features, dtype):
-        family = FAMILIES[self.covariance_type]
-        params = jax.tree.map(lambda a: np.asarray(a, dtype), result.params)
-        self.weights_ = params.weights
-        self.means_ = params.means
-        self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = np.asarray(family.precisions(result.params.precisions_cholesky),
-                                      dtype)
-        self.covariances_ = np.asarray(family.covariances(result.params.precisions_cholesky),
-                                       dtype)
+    @classmethod
+    def from_em_result(cls, result, *, covariance_type, **params):
+        """A fitted GaussianMixture holding an EM result, without fitting again.
+
+        For a fit made by the functional API (:func:`bayesgmm.fit_em`, a row of
+        :func:`bayesgmm.bic_sweep` through :meth:`bayesgmm.selection.SweepResult.fit_result`,
+        :func:`bayesgmm.fit_em_chunks`), so that it predicts, scores, samples and saves as
+        an estimator fitted by :meth:`fit`.
+
+        Parameters
+        ----------
+        result : EMResult
+            One fit (no batch axis): ``result.params`` has weights of shape
+            (n_components,), means of shape (n_components, n_features) and precision
+            Cholesky factors in ``covariance_type``'s shape.
+        covariance_type : {"full", "tied", "diag", "spherical"}
+            The covariance type the result was fitted with.
+        **params
+            Further constructor parameters (``tol``, ``random_state``, ...), as the
+            estimator's ``get_params`` should report them; ``n_components`` comes from the
+            result.
+
+        Returns
+        -------
+        GaussianMixture
+            Fitted: arrays in the dtype of ``result.params.means``.
+
+        Raises
+        ------
+        ValueError
+            Invalid parameters, or parameter shapes that do not fit ``covariance_type``.
+        """
+        weights, means, precisions_cholesky = result.params
+        if np.ndim(weights) != 1 or np.ndim(means) != 2:
+            raise ValueError(f"from_em_result takes one fit: got weights of shape "
+                             f"{np.shape(weights)} and means of shape {np.shape(means)}, "
+                             f"expected (n_components,) and (n_components, n_features).")
+        model = cls(np.shape(weights)[0], covariance_type=covariance_type, **params)
+        model._check_parameters()
+        expected = FAMILIES[covariance_type].shape(*np.shape(means))
+        if np.shape(precisions_cholesky) != expected:
+            raise ValueError(f"result.params.precisions_cholesky has shape "
+                             f"{np.shape(precisions_cholesky)}, but covariance_type "
+                             f"{covariance_type!r} with means of shape {np.shape(means)} "
+                             f"needs {expected}.")
+        model._set_em_result(result)
+        return model
+
+    def _set_em_result(self, result):
+        """The fitted attributes from an EMResult (see :meth:`_set_fitted_params`)."""
+        self._set_fitted_params(result.params)
         self.n_iter_ = int(result.n_iter)
         self.converged_ = bool(result.converged)
         self.lower_bound_ = float(result.lower_bound)
         self.lower_bounds_ = np.asarray(result.lower_bounds)[:self.n_iter_]
-        self.n_features_in_ = n_features
         self._restart_lower_bounds = np.asarray(result.restart_lower_bounds)
 
-    def _report(self, result, seconds):
+    def _set_fitted_params(self, params):
+        """``weights_``, ``means_``, the precision and covariance attributes and
+        ``n_features_in_`` from ``params``, as NumPy arrays in the dtype of its means."""
+        dtype = np.dtype(params.means.dtype)
+        family = FAMILIES[self.covariance_type]
+        self.weights_, self.means_, self.precisions_cholesky_ = (
+            np.asarray(a, dtype) for a in params)
+        self.precisions_ = np.asarray(family.precisions(params.precisions_cholesky), dtype)
+        self.covariances_ = np.asarray(family.covariances(params.precisions_cholesky), dtype)
+        self.n_features_in_ = self.means_.shape[1]
+
+    def _report(self, seconds):
         failed = int(np.sum(np.isnan(self._restart_lower_bounds)))
         if failed:
             warnings.warn(
@@ -629,10 +457,7 @@ class GaussianMixture(ParamsMixin):
     # -- using a fitted model
 
     def _check_is_fitted(self):
-        if not hasattr(self, "precisions_cholesky_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                f"appropriate arguments before using this estimator.")
+        check_is_fitted(self, "precisions_cholesky_")
 
     def _check_n_features(self, X):
         if X.shape[1] != self.n_features_in_:
@@ -678,11 +503,9 @@ class GaussianMixture(ParamsMixin):
             Component labels, sorted ascending as scikit-learn returns them.
         """
         self._check_is_fitted()
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}; it must be an "
-                             f"integer >= 1.")
+        n_samples = check_int("n_samples", n_samples)
         X, y = density.sample(key_from_random_state(self.random_state), self._params(),
-                              self.covariance_type, int(n_samples))
+                              self.covariance_type, n_samples)
         order = np.argsort(np.asarray(y), kind="stable")
         return np.asarray(X)[order], np.asarray(y)[order]
 
@@ -700,34 +523,6 @@ class GaussianMixture(ParamsMixin):
         return -2 * self.score(X) * n + 2 * self._n_parameters()
 
 
-def _check_sharded(X):
-    """The checks :func:`check_array` makes, for a row-sharded ``jax.Array`` (not gathered)."""
-    if X.ndim != 2:
-        raise ValueError(f"Expected 2D array, got a sharded array of shape {X.shape}.")
-    if not jnp.issubdtype(X.dtype, jnp.floating):
-        raise TypeError(f"A sharded X must hold floating-point numbers, got {X.dtype}.")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"Found array with shape {X.shape}; it needs at least one sample "
-                         f"and one feature.")
-    return X
-
-
-def _same(a, b):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return a is b
-    return type(a) is type(b) and a == b
-
-
-def _check_shape(value, shape, name, dtype):
-    array = np.asarray(value, dtype=dtype)
-    if array.shape != tuple(shape):
-        raise ValueError(f"The parameter '{name}' should have the shape {tuple(shape)}, but got "
-                         f"{array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
-    return array
-
-
 def _check_precisions(precisions, covariance_type):
     if covariance_type in ("diag", "spherical"):
         if np.any(precisions <= 0):
@@ -740,6 +535,4 @@ def _check_precisions(precisions, covariance_type):
                              f"positive-definite")
 
 
-__all__ = ["COVARIANCE_TYPES", "ComplexDataError", "ConvergenceWarning", "GaussianMixture",
-           "NotFittedError",
-           "ParamsMixin"]
+__all__ = ["GaussianMixture"]

@@ -3,11 +3,11 @@
 
 import numbers
 
-
-from bayesgmm import selection
+from bayesgmm import plots, selection
+from bayesgmm.base import ParamsMixin
 from bayesgmm.covariance import COVARIANCE_TYPES
-from bayesgmm.estimator import GaussianMixture, NotFittedError, ParamsMixin, check_array
-from bayesgmm.estimator import key_from_random_state
+from bayesgmm.estimator import GaussianMixture
+from bayesgmm.validation import check_array, check_int, check_is_fitted, key_from_random_state
 
 
 class GaussianMixtureIC(ParamsMixin):
@@ -43,7 +43,7 @@ class GaussianMixtureIC(ParamsMixin):
         ``{covariance_type: {K: value}}``; ``pandas.DataFrame(model.bic_)`` has K as index and
         one column per covariance type, as mclust's BIC table.
     sweep_ : bayesgmm.selection.SweepResult
-        The whole sweep (every fit), e.g. for :func:`bayesgmm.selection.plot_bic`.
+        The whole sweep (every fit), e.g. for :func:`bayesgmm.plots.plot_bic`.
     n_features_in_ : int
     """
 
@@ -74,11 +74,9 @@ class GaussianMixtureIC(ParamsMixin):
         self
         """
         del y
-        X = check_array(X, estimator=type(self).__name__)
-        if self.chunk_size is not None and (not isinstance(self.chunk_size, numbers.Integral)
-                                            or self.chunk_size < 1):
-            raise ValueError(f"Invalid value for 'chunk_size': {self.chunk_size!r}; it must "
-                             f"be an integer >= 1.")
+        X = check_array(X, caller=type(self).__name__)
+        if self.chunk_size is not None:
+            check_int("chunk_size", self.chunk_size)
         key = key_from_random_state(self.random_state)
         sweep = selection.bic_sweep(
             key, X, n_components=self.n_components, covariance_types=self.covariance_type,
@@ -87,13 +85,13 @@ class GaussianMixtureIC(ParamsMixin):
             chunk_size=self.chunk_size)
         k, ctype = sweep.best_n_components, sweep.best_covariance_type
         # The chosen fit is one the sweep already ran (same key as a standalone fit would
-        # use): hand it to a GaussianMixture instead of fitting again.
-        best = GaussianMixture(
-            k, covariance_type=ctype, tol=self.tol, reg_covar=self.reg_covar,
-            max_iter=self.max_iter, n_init=self.n_init, init_params=self.init_params,
-            random_state=key, chunk_size=self.chunk_size)
-        best._set_fitted(sweep.fit_result(ctype, k), X.shape[1], X.dtype)
-        self.best_estimator_ = best
+        # use): hand it to a GaussianMixture instead of fitting again. An int random_state
+        # is passed on as it is (it gives the same key, and a model file can store it).
+        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else key
+        self.best_estimator_ = GaussianMixture.from_em_result(
+            sweep.fit_result(ctype, k), covariance_type=ctype, tol=self.tol,
+            reg_covar=self.reg_covar, max_iter=self.max_iter, n_init=self.n_init,
+            init_params=self.init_params, random_state=seed, chunk_size=self.chunk_size)
         self.sweep_ = sweep
         self.n_components_ = k
         self.covariance_type_ = ctype
@@ -106,10 +104,7 @@ class GaussianMixtureIC(ParamsMixin):
         return self
 
     def _best(self):
-        if not hasattr(self, "best_estimator_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                f"appropriate arguments before using this estimator.")
+        check_is_fitted(self, "best_estimator_")
         return self.best_estimator_
 
     def predict(self, X):
@@ -133,9 +128,9 @@ class GaussianMixtureIC(ParamsMixin):
         return self.fit(X, y).predict(X)
 
     def plot(self, path=None, *, criterion=None):
-        """The criterion against K per covariance type (see :func:`selection.plot_bic`)."""
+        """The criterion against K per covariance type (see :func:`bayesgmm.plots.plot_bic`)."""
         self._best()
-        return selection.plot_bic(self.sweep_, path, criterion=criterion)
+        return plots.plot_bic(self.sweep_, path, criterion=criterion)
 
 
 def select(X, *, n_components=range(1, 10), covariance_type=COVARIANCE_TYPES, criterion="bic",

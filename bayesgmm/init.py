@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from bayesgmm import stats
+from bayesgmm.validation import check_choice
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -193,6 +194,7 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
     -------
     GMMParams
     """
+    check_choice("init_params", method, INIT_METHODS)
     dtype = X.dtype
     mask = _component_mask(n_components, n_active)
     if method == "kmeans":
@@ -217,11 +219,8 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
     if method == "k-means++":
         indices = kmeans_plusplus(key, X, n_components, sample_weight=sample_weight,
                                   n_active=n_active)
-    elif method == "random_from_data":
+    else:  # random_from_data
         indices = jax.random.choice(key, X.shape[0], (n_components,), replace=False)
-    else:
-        raise ValueError(f"Invalid value for 'init_params': {method!r}; "
-                         f"'init_params' should be in {list(INIT_METHODS)}")
     # One point per component: the point is the mean and the covariance is reg_covar * I.
     # (jax.random.choice without replacement takes a prefix of one permutation, so the first
     # n_active points are those an unpadded call would choose.) Padded components own no point.

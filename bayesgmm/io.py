@@ -15,6 +15,8 @@ import zipfile
 
 import numpy as np
 
+from bayesgmm.validation import is_number
+
 FORMAT = "bayesgmm.model"
 VERSION = 1
 _HEADER = "__bayesgmm_header__"
@@ -186,7 +188,7 @@ def load_table(path, columns=None):
             rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
         if not rows:
             raise ValueError(f"{path}: the file is empty.")
-        has_header = not all(_is_number(cell) or not cell.strip() for cell in rows[0])
+        has_header = not all(is_number(cell) or not cell.strip() for cell in rows[0])
         names = [c.strip() for c in rows[0]] if has_header else [f"x{i}"
                                                                  for i in range(len(rows[0]))]
         first_line = 2 if has_header else 1
@@ -218,7 +220,7 @@ def load_table(path, columns=None):
                 cell = row[index].strip() if index < len(row) else ""
                 if cell == "" or cell.lower() in ("na", "nan", "null"):
                     X[i, j] = np.nan
-                elif _is_number(cell):
+                elif is_number(cell):
                     X[i, j] = float(cell)
                 else:
                     raise ValueError(f"{path}: column {names[index]!r} is not numeric (line "
@@ -239,11 +241,3 @@ def load_table(path, columns=None):
                          f"({unit} {where}{', ...' if missing.size > 10 else ''}); remove or "
                          f"impute them.")
     return X, tuple(names[i] for i in keep)
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -58,6 +58,8 @@ from bayesgmm import em, init, stats
 from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.params import GMMParams
 from bayesgmm.stats import SuffStats
+from bayesgmm.validation import (check_array, check_choice, check_int, check_n_samples,
+                                 check_real, check_sample_weight, check_structure)
 
 
 class OnlineState(NamedTuple):
@@ -177,19 +179,15 @@ def initial_params(key, X, n_components, *, covariance_type="full", init_params=
         To pass to :func:`online_init`; the batch is not consumed (step on it next).
     """
     check_covariance_type(covariance_type)
-    X, sample_weight, _ = _check_batch(X, sample_weight, None, None)
-    X = jnp.asarray(X)
-    if not bool(jnp.all(jnp.isfinite(X))):
-        raise ValueError("X_batch contains NaN or infinity; remove or impute those rows "
-                         "before initialising.")
-    if X.shape[0] < n_components:
-        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                         f"{n_components}, n_samples = {X.shape[0]}")
-    if init_params not in init.INIT_METHODS:
-        raise ValueError(f"Invalid value for 'init_params': {init_params!r}; "
-                         f"'init_params' should be in {list(init.INIT_METHODS)}")
+    n_components = check_int("n_components", n_components)
+    reg_covar = check_real("reg_covar", reg_covar)
+    # Called once per stream: the batch is checked on the host, device arrays included.
+    X = check_array(X, name="X_batch", caller="online EM")
+    check_n_samples(X.shape[0], n_components)
+    check_choice("init_params", init_params, init.INIT_METHODS)
+    sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
     params = _initial_params(key, X, sample_weight, jnp.asarray(reg_covar, X.dtype),
-                             n_components=int(n_components), covariance_type=covariance_type,
+                             n_components=n_components, covariance_type=covariance_type,
                              init_params=init_params)
     if not all(bool(jnp.all(jnp.isfinite(p))) for p in params):
         raise em.fit_failed_error(X.dtype)
@@ -296,27 +294,28 @@ _pad_jax = jax.jit(functools.partial(_pad, jnp), static_argnums=2)
 
 
 def _check_batch(X, sample_weight, dtype, n_features):
-    # Host arrays stay NumPy until the one transfer into the compiled step: eager jnp calls
-    # here cost more than the step itself for batches of a few hundred rows.
-    xp = jnp if isinstance(X, jax.Array) else np
-    X = xp.asarray(X)
-    if xp.iscomplexobj(X):
-        raise TypeError(f"X_batch has complex dtype {X.dtype}; real numbers are needed.")
-    if dtype is None:
-        dtype = X.dtype if xp.issubdtype(X.dtype, xp.floating) else jnp.result_type(float)
-    X = X.astype(dtype)
-    if X.ndim != 2:
-        raise ValueError(f"X_batch must be 2-D (n_samples, n_features), got shape {X.shape}.")
-    if X.shape[0] == 0:
-        raise ValueError("X_batch is empty: a step needs at least one row.")
-    if n_features is not None and X.shape[1] != n_features:
+    """The batch (N, d) and its weights (N,) or None in ``dtype``, and their array module.
+
+    Host arrays are checked on the host, values included (NumPy costs microseconds for a few
+    hundred rows) and stay NumPy until the one transfer into the compiled step: eager jnp
+    calls here would cost more than the step itself. Device arrays stay on the device: here
+    only their shape and dtype are checked, their values inside the compiled step.
+    """
+    if isinstance(X, jax.Array):
+        X = check_structure(X, name="X_batch", caller="online EM").astype(dtype)
+        if sample_weight is not None:
+            sample_weight = jnp.asarray(sample_weight).astype(dtype)
+            if sample_weight.shape != (X.shape[0],):
+                raise ValueError(f"sample_weight has shape {sample_weight.shape}, expected "
+                                 f"({X.shape[0]},).")
+        xp = jnp
+    else:
+        X = check_array(X, name="X_batch", dtype=dtype, caller="online EM")
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], dtype)
+        xp = np
+    if X.shape[1] != n_features:
         raise ValueError(f"X_batch has {X.shape[1]} features, but the online state has "
                          f"{n_features}.")
-    if sample_weight is not None:
-        sample_weight = xp.asarray(sample_weight).astype(dtype)
-        if sample_weight.shape != (X.shape[0],):
-            raise ValueError(f"sample_weight has shape {sample_weight.shape}, expected "
-                             f"({X.shape[0]},).")
     return X, sample_weight, xp
 
 
@@ -355,19 +354,19 @@ def online_step(state, X_batch, sample_weight=None, *, covariance_type, reg_cova
     ValueError
         Bad shapes or hyperparameters; a batch or weights with NaN or infinity; weights that
         are negative or sum to zero; a covariance that lost positive definiteness (scikit-
-        learn's advice). The checks on values run after the compiled step and only outside a
+        learn's advice). A host (NumPy) batch is checked before the step; the values of a
+        device array, and the new parameters, after the compiled step and only outside a
         trace; under ``jit``, use :func:`stepwise_update` and check the state yourself.
+    TypeError
+        A complex batch (:class:`bayesgmm.exceptions.ComplexDataError`).
     """
     check_covariance_type(covariance_type)
-    if not 0.5 < learning_decay <= 1.0:
-        raise ValueError(f"learning_decay must be in (0.5, 1] for stepwise EM to converge, "
-                         f"got {learning_decay!r}.")
-    if not learning_offset >= 0:
-        raise ValueError(f"learning_offset must be >= 0, got {learning_offset!r}.")
-    if isinstance(warmup, bool) or int(warmup) != warmup or warmup < 0:
-        raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}.")
-    if not reg_covar >= 0:
-        raise ValueError(f"reg_covar must be >= 0, got {reg_covar!r}.")
+    # In (0.5, 1]: the step sizes must sum to infinity and their squares not, for stepwise
+    # EM to converge.
+    check_real("learning_decay", learning_decay, low=0.5, high=1.0, low_open=True)
+    check_real("learning_offset", learning_offset)
+    check_int("warmup", warmup, low=0)
+    check_real("reg_covar", reg_covar)
     _check_params_shapes(state.params, covariance_type)
     dtype = state.params.means.dtype
     n_components, n_features = state.params.means.shape
@@ -382,9 +381,9 @@ def online_step(state, X_batch, sample_weight=None, *, covariance_type, reg_cova
                                chunk_size=int(min(chunk_size, size)))
     if not isinstance(checks, jax.core.Tracer):
         bad_rows, weights_ok, weight_positive, params_ok = np.asarray(checks).tolist()
-        if bad_rows:
-            raise ValueError(f"X_batch contains NaN or infinity in {bad_rows} row(s); "
-                             f"remove or impute them before the online step.")
+        if bad_rows:  # a device array (host arrays were checked by _check_batch)
+            raise ValueError(f"Input X_batch contains NaN or infinity in {bad_rows} row(s). "
+                             f"Remove or impute them before fitting.")
         if not weights_ok:
             raise ValueError("sample_weight must be finite and non-negative.")
         if not weight_positive:

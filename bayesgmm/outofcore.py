@@ -37,6 +37,7 @@ import numpy as np
 from bayesgmm import em, init, stats
 from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.params import GMMParams
+from bayesgmm.validation import check_int, check_n_samples, compute_dtype
 
 DEFAULT_READ_ROWS = 1 << 16
 
@@ -95,7 +96,7 @@ def npy_chunks(source, *, rows=DEFAULT_READ_ROWS):
         ``() -> iterator`` of arrays of shape (<= rows, d); each array is a view of one
         reused buffer, valid until the next one is requested.
     """
-    rows = _positive_int("rows", rows)
+    rows = check_int("rows", rows)
     if isinstance(source, np.memmap):
         if source.ndim != 2:
             raise ValueError(f"expected a 2-dimensional memmap (n_samples, n_features), got "
@@ -142,7 +143,7 @@ def npy_dir_chunks(directory, *, pattern="*.npy", rows=DEFAULT_READ_ROWS):
 def array_chunks(X, *, rows=DEFAULT_READ_ROWS, sample_weight=None):
     """Chunk source over an array in memory: consecutive blocks of ``rows`` rows
     (``(X_i, w_i)`` pairs when ``sample_weight`` is given)."""
-    rows = _positive_int("rows", rows)
+    rows = check_int("rows", rows)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"expected a 2-dimensional array (n_samples, n_features), got shape "
@@ -155,12 +156,6 @@ def array_chunks(X, *, rows=DEFAULT_READ_ROWS, sample_weight=None):
             yield block if weight is None else (block, weight[start:start + rows])
     chunks.n_rows = len(X)
     return chunks
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 # --------------------------------------------------------------------------- validation
@@ -186,7 +181,7 @@ class _Checker:
                             f"floating-point data (float32 or float64): convert the data")
         if self.n_features is None:
             self.n_features = X.shape[1]
-            self.dtype = jax.dtypes.canonicalize_dtype(X.dtype)
+            self.dtype = compute_dtype(X.dtype)
         elif X.shape[1] != self.n_features:
             raise ValueError(f"{where} has {X.shape[1]} features, but the chunks before it "
                              f"had {self.n_features}")
@@ -338,7 +333,9 @@ def fit_em_chunks(key, chunks, *, n_components, covariance_type="full", tol=1e-3
         non-negative frequency weights of shape (n_i,), giving the same rows in the same
         order on every call (see :func:`npy_chunks`, :func:`npy_dir_chunks`,
         :func:`array_chunks`). The chunks may have any sizes and may be views of a reused
-        buffer. The fit runs in the first chunk's dtype (float32 unless x64 is enabled).
+        buffer. The fit runs in the dtype :func:`bayesgmm.validation.compute_dtype` gives
+        the first chunk's: float32 for float32, otherwise float64 when x64 is enabled and
+        float32 when not.
     n_components : int
     covariance_type : {"full", "tied", "diag", "spherical"}
     tol, reg_covar, max_iter : as :func:`bayesgmm.em.fit_em`
@@ -378,9 +375,9 @@ def fit_em_chunks(key, chunks, *, n_components, covariance_type="full", tol=1e-3
         raise TypeError("chunks must be a callable returning an iterable of (n_i, d) arrays "
                         "(e.g. npy_chunks(path)), so that every EM pass can read the data "
                         f"again; got {type(chunks).__name__}")
-    n_components = _positive_int("n_components", n_components)
-    max_iter = int(max_iter)
-    init_sample_size = _positive_int("init_sample_size", init_sample_size)
+    n_components = check_int("n_components", n_components)
+    max_iter = check_int("max_iter", max_iter, low=0)
+    init_sample_size = check_int("init_sample_size", init_sample_size)
     user = dict(weights=weights_init, means=means_init, precisions=precisions_init,
                 precisions_cholesky=precisions_cholesky_init)
     has_init = (weights_init is not None and means_init is not None
@@ -399,16 +396,15 @@ def fit_em_chunks(key, chunks, *, n_components, covariance_type="full", tol=1e-3
     if survey.n_rows == 0 or survey.weight <= 0:
         raise ValueError("the chunks hold no rows (or only rows of weight zero)")
     n_rows, n_features, dtype = survey.n_rows, checker.n_features, checker.dtype
-    if not has_init and survey.sample().shape[0] < n_components:
-        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                         f"{n_components}, n_samples = {survey.sample().shape[0]}")
+    if not has_init:
+        check_n_samples(survey.sample().shape[0], n_components)
     shift = jnp.asarray(survey.total / survey.weight, dtype)
     reg = jnp.asarray(reg_covar, dtype)
     if chunk_size is None:
         chunk_size = stats.default_chunk_size(n_rows, n_components, n_features)
     if block_rows is None:
         block_rows = max(chunk_size, (1 << 22) // n_features)
-    block_rows = min(_positive_int("block_rows", block_rows), n_rows)
+    block_rows = min(check_int("block_rows", block_rows), n_rows)
     chunk_size = int(min(chunk_size, block_rows))
 
     params = _initial_params(user, init_key, survey, shift, dtype, n_components,

@@ -7,25 +7,23 @@ weights of one replicate are drawn inside the compiled program from its key, so 
 of ``batch_size`` fits, not of ``n_boot`` data sets.
 
 Component labels are arbitrary in every replicate: each one is aligned to the full-data fit
-by Hungarian matching (``scipy.optimize.linear_sum_assignment``) before any summary.
+by Hungarian matching (:mod:`bayesgmm.relabel`) before any summary.
 """
 
 import functools
-import math
-import numbers
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from scipy.optimize import linear_sum_assignment
 
-from bayesgmm import em, stats
+from bayesgmm import em, relabel, stats
 from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.init import INIT_METHODS
 from bayesgmm.params import GMMParams
-from bayesgmm.selection import check_data
+from bayesgmm.validation import (check_choice, check_data, check_int, check_n_samples,
+                                 check_real, check_structure, compute_dtype)
 
 # Replicates fitted at once under vmap; batches run one after another (lax.map). Measured on a
 # 2-core CPU (shared, so noisy): 1,000 bootstrap fits of K = 3, full, on Old Faithful from the
@@ -41,31 +39,15 @@ def _fit_static_names():
             "chunk_size", "restart_batch_size", "has_init", "batch_size")
 
 
-def _check_int(name, value, low):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be an integer "
-                         f">= {low}.")
-    return int(value)
-
-
-def _check_real(name, value):
-    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-            or not math.isfinite(value) or value < 0):
-        raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be a finite "
-                         f"non-negative number.")
-    return float(value)
-
-
 def _check_fit_arguments(n_components, covariance_type, tol, reg_covar, max_iter, n_init,
                          init_params, batch_size):
+    """The arguments :func:`fit_em_batch` and :func:`bootstrap` share, checked and converted
+    to Python numbers."""
     check_covariance_type(covariance_type)
-    if init_params not in INIT_METHODS:
-        raise ValueError(f"Invalid value for 'init_params': {init_params!r}; 'init_params' "
-                         f"should be in {list(INIT_METHODS)}")
-    return (_check_int("n_components", n_components, 1), _check_real("tol", tol),
-            _check_real("reg_covar", reg_covar), _check_int("max_iter", max_iter, 0),
-            _check_int("n_init", n_init, 1),
-            _check_int("batch_size", batch_size, 1))
+    check_choice("init_params", init_params, INIT_METHODS)
+    return (check_int("n_components", n_components), check_real("tol", tol),
+            check_real("reg_covar", reg_covar), check_int("max_iter", max_iter, low=0),
+            check_int("n_init", n_init), check_int("batch_size", batch_size))
 
 
 @functools.partial(jax.jit, static_argnames=_fit_static_names())
@@ -93,6 +75,8 @@ def fit_em_batch(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_
     key : jax.random key
         Data set ``b`` uses ``split(key, B)[b]`` as :func:`bayesgmm.fit_em` would use its key.
     X : array, shape (B, N, d)
+        Real numbers, finite (not checked here, as in :func:`bayesgmm.fit_em`: X may be
+        traced); the fit runs in the dtype :func:`bayesgmm.fit_em` would choose.
     n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params
         As :func:`bayesgmm.fit_em`.
     sample_weight : array, shape (B, N), optional
@@ -113,19 +97,17 @@ def fit_em_batch(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_
         Every field with a leading axis of length B. Failed fits are not raised: their
         ``lower_bound`` is NaN.
     """
+    # As fit_em: X may be traced, so only its shape and dtype are checked.
     X = jnp.asarray(X)
-    if X.ndim != 3:
-        raise ValueError(f"X must be 3-D (n_datasets, n_samples, n_features), got shape "
-                         f"{X.shape}.")
-    if not jnp.issubdtype(X.dtype, jnp.floating):
-        X = X.astype(jnp.result_type(float))
+    check_structure(X, caller="fit_em_batch", axes=("dataset", "sample", "feature"))
+    dtype = compute_dtype(X.dtype)
+    if X.dtype != dtype:
+        X = X.astype(dtype)
     n_batch, n_samples, n_features = X.shape
     n_components, tol, reg_covar, max_iter, n_init, batch_size = _check_fit_arguments(
         n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params,
         batch_size)
-    if n_samples < n_components:
-        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                         f"{n_components}, n_samples = {n_samples}")
+    check_n_samples(n_samples, n_components)
     if sample_weight is not None:
         sample_weight = jnp.asarray(sample_weight, X.dtype)
         if sample_weight.shape != (n_batch, n_samples):
@@ -207,58 +189,21 @@ class BootstrapResult(NamedTuple):
 
 
 def align_to_reference(means, reference_means, reference_precisions):
-    """Hungarian matching of replicate components to reference components.
+    """Hungarian matching of replicate components to reference components by the squared
+    Mahalanobis distance of the means under the reference component's precision.
 
-    The cost of matching replicate component ``j`` to reference component ``k`` is the squared
-    Mahalanobis distance of the means under the reference component's precision,
-    ``(m_j - mu_k)^T P_k (m_j - mu_k)``, so that elongated clusters are matched along their
-    own scale.
-
-    Parameters
-    ----------
-    means : ndarray, shape (B, K, d)
-    reference_means : ndarray, shape (K, d)
-    reference_precisions : ndarray, shape (K, d, d)
+    The arguments are those of :func:`bayesgmm.relabel.mahalanobis_costs`: replicate
+    ``means`` (B, K, d), ``reference_means`` (K, d) and ``reference_precisions`` (K, d, d).
 
     Returns
     -------
     ndarray of int, shape (B, K)
         ``perm[b, k]``: the replicate component matched to reference component ``k``, so that
-        ``means[b, perm[b]]`` is in the reference order.
+        ``means[b, perm[b]]`` is in the reference order. A replicate with non-finite
+        parameters keeps its own labels.
     """
-    diff = means[:, None, :, :] - reference_means[None, :, None, :]         # (B, K_ref, K, d)
-    cost = np.einsum("bkjd,kde,bkje->bkj", diff, reference_precisions, diff)
-    perms = np.empty(means.shape[:2], dtype=np.int64)
-    for b in range(means.shape[0]):
-        if not np.all(np.isfinite(cost[b])):
-            perms[b] = np.arange(means.shape[1])
-            continue
-        _, perms[b] = linear_sum_assignment(cost[b])
-    return perms
-
-
-def _dense_precisions(params, covariance_type):
-    """Precision matrices of shape (K, d, d) for every covariance type."""
-    n_components, n_features = params.means.shape
-    precisions = np.asarray(FAMILIES[covariance_type].precisions(
-        jnp.asarray(params.precisions_cholesky)))
-    if covariance_type == "tied":
-        return np.broadcast_to(precisions, (n_components, n_features, n_features))
-    if covariance_type == "diag":
-        return precisions[:, :, None] * np.eye(n_features)
-    if covariance_type == "spherical":
-        return precisions[:, None, None] * np.eye(n_features)
-    return precisions
-
-
-def _permute(params, perms, covariance_type):
-    take = np.take_along_axis
-    weights = take(params.weights, perms, axis=1)
-    means = take(params.means, perms[:, :, None], axis=1)
-    prec = params.precisions_cholesky
-    if covariance_type != "tied":  # one tied factor serves every component: nothing to permute
-        prec = take(prec, perms.reshape(perms.shape + (1,) * (prec.ndim - 2)), axis=1)
-    return GMMParams(weights, means, prec)
+    return relabel.hungarian(relabel.mahalanobis_costs(means, reference_means,
+                                                       reference_precisions))
 
 
 def bootstrap(key, X, n_boot, *, n_components, covariance_type="full", level=0.95,
@@ -301,20 +246,15 @@ def bootstrap(key, X, n_boot, *, n_components, covariance_type="full", level=0.9
     ValueError
         For bad arguments, when the full-data fit fails, or when every replicate fails.
     """
-    X = check_data(X)
+    X = check_data(X, caller="bootstrap")
     n_samples, n_features = X.shape
     n_components, tol, reg_covar, max_iter, n_init, batch_size = _check_fit_arguments(
         n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params,
         batch_size)
-    n_boot = _check_int("n_boot", n_boot, 1)
-    if not isinstance(level, numbers.Real) or not 0 < level < 1:
-        raise ValueError(f"Invalid value for 'level': {level!r}; it must be in (0, 1).")
-    if init not in ("full_fit", "fresh"):
-        raise ValueError(f"Invalid value for 'init': {init!r}; 'init' should be in "
-                         f"['full_fit', 'fresh']")
-    if n_samples < n_components:
-        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                         f"{n_components}, n_samples = {n_samples}")
+    n_boot = check_int("n_boot", n_boot)
+    level = check_real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_choice("init", init, ("full_fit", "fresh"))
+    check_n_samples(n_samples, n_components)
     full_key, boot_key = jax.random.split(key)
     full = em.fit_em(full_key, X, n_components=n_components, covariance_type=covariance_type,
                      tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init,
@@ -336,9 +276,11 @@ def bootstrap(key, X, n_boot, *, n_components, covariance_type="full", level=0.9
         [np.all(np.isfinite(p.reshape(n_boot, -1)), axis=1) for p in fits.params], axis=0)
     if np.all(failed):
         raise em.fit_failed_error(X.dtype)
+    reference_precisions, _ = relabel.dense_matrices(full.params.precisions_cholesky,
+                                                     covariance_type, n_components, n_features)
     perms = align_to_reference(fits.params.means, full.params.means,
-                               _dense_precisions(full.params, covariance_type))
-    params = _permute(fits.params, perms, covariance_type)
+                               np.asarray(reference_precisions))
+    params = relabel.permute_components(fits.params, perms, covariance_type)
     ok = ~failed
     family = FAMILIES[covariance_type]
     draws = {
@@ -351,6 +293,6 @@ def bootstrap(key, X, n_boot, *, n_components, covariance_type="full", level=0.9
                  for name, value in draws.items()}
     errors = {name: np.std(value, axis=0, ddof=1) if value.shape[0] > 1
               else np.full(value.shape[1:], np.nan) for name, value in draws.items()}
-    return BootstrapResult(full, params, draws, intervals, errors, float(level), perms,
+    return BootstrapResult(full, params, draws, intervals, errors, level, perms,
                            np.where(failed, np.nan, fits.lower_bound), fits.n_iter,
                            fits.converged & ok, failed)

@@ -26,6 +26,7 @@ from bayesgmm.covariance import COVARIANCE_TYPES, check_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
 from bayesgmm.init import INIT_METHODS
 from bayesgmm.params import GMMParams
+from bayesgmm.validation import check_choice, check_data, check_int, check_n_samples, check_real
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -127,36 +128,7 @@ def _unpad(params, n_components, covariance_type):
 
 
 def _check_criterion(criterion):
-    if criterion not in CRITERIA:
-        raise ValueError(f"Invalid value for 'criterion': {criterion!r}; 'criterion' should "
-                         f"be in {list(CRITERIA)}")
-    return criterion
-
-
-def check_data(X, *, name="X"):
-    """``X`` as a finite 2-D floating JAX array (float64 only when x64 is on).
-
-    Raises
-    ------
-    TypeError
-        For complex or non-numeric data.
-    ValueError
-        For a wrong number of dimensions, an empty array, NaN or infinity.
-    """
-    array = np.asarray(X)
-    if np.iscomplexobj(array) or array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
-    if array.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape "
-                         f"{array.shape}.")
-    if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape}): at least one sample and one "
-                         f"feature are required.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinity; remove or impute those rows.")
-    # float64 data become float32 when x64 is off, without JAX's "not available" warning.
-    dtype = jax.dtypes.canonicalize_dtype(array.dtype if array.dtype.kind == "f" else float)
-    return jnp.asarray(array, dtype=dtype)
+    return check_choice("criterion", criterion, CRITERIA)
 
 
 def _check_grid(n_components, n_samples):
@@ -169,13 +141,8 @@ def _check_grid(n_components, n_samples):
                         f"{type(n_components).__name__}.") from None
     if not grid:
         raise ValueError("n_components is empty: give at least one number of components.")
-    for k in grid:
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"n_components must hold integers >= 1, got {k!r}.")
-    grid = sorted({int(k) for k in grid})
-    if grid[-1] > n_samples:
-        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                         f"{grid[-1]}, n_samples = {n_samples}")
+    grid = sorted({check_int("n_components", k) for k in grid})
+    check_n_samples(n_samples, grid[-1])
     return grid
 
 
@@ -276,26 +243,19 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         advice to increase ``reg_covar`` or scale the data). A single failed model shows as
         NaN criteria in its row and is never chosen.
     TypeError
-        For non-numeric data or a non-iterable ``n_components``.
+        For complex or non-numeric data (:func:`bayesgmm.validation.check_array`) or a
+        non-iterable ``n_components``.
     """
-    X = check_data(X)
+    X = check_data(X, caller="bic_sweep")
     n_samples, n_features = X.shape
     grid = _check_grid(n_components, n_samples)
     types = _check_types(covariance_types)
     criterion = _check_criterion(criterion)
-    for name, value, low in (("n_init", n_init, 1), ("max_iter", max_iter, 0),
-                             ("k_batch_size", k_batch_size, 1),
-                             ("restart_batch_size", restart_batch_size, 1)):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-            raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be an "
-                             f"integer >= {low}.")
-    for name, value in (("tol", tol), ("reg_covar", reg_covar)):
-        if not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be a "
-                             f"finite non-negative number.")
-    if init_params not in INIT_METHODS:
-        raise ValueError(f"Invalid value for 'init_params': {init_params!r}; 'init_params' "
-                         f"should be in {list(INIT_METHODS)}")
+    n_init, max_iter = check_int("n_init", n_init), check_int("max_iter", max_iter, low=0)
+    k_batch_size = check_int("k_batch_size", k_batch_size)
+    restart_batch_size = check_int("restart_batch_size", restart_batch_size)
+    tol, reg_covar = check_real("tol", tol), check_real("reg_covar", reg_covar)
+    check_choice("init_params", init_params, INIT_METHODS)
     max_components = grid[-1]
     if chunk_size is None:
         chunk_size = stats.default_chunk_size(n_samples, max_components, n_features)
@@ -307,11 +267,11 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     for ctype in types:
         result, log_lik, entropy = _sweep_one_type(
             key, X, grid_array, jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype),
-            max_components=max_components, covariance_type=ctype, max_iter=int(max_iter),
-            n_init=int(n_init), init_params=init_params,
+            max_components=max_components, covariance_type=ctype, max_iter=max_iter,
+            n_init=n_init, init_params=init_params,
             chunk_size=int(min(chunk_size, n_samples)),
-            k_batch_size=int(min(k_batch_size, len(grid))),
-            restart_batch_size=int(min(restart_batch_size, n_init)))
+            k_batch_size=min(k_batch_size, len(grid)),
+            restart_batch_size=min(restart_batch_size, n_init))
         result = jax.tree.map(np.asarray, result)
         fits[ctype] = result
         log_lik, entropy = np.asarray(log_lik, np.float64), np.asarray(entropy, np.float64)
@@ -340,66 +300,29 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     return out._replace(best_params=best_params)
 
 
-# ------------------------------------------------------------------------------------ plot
+# ------------------------------------------------------------------------------- weights
 
-_MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D"}
-
-
-def plot_bic(result, path=None, *, criterion=None, ax=None, title=None, ylim=None):
-    """Criterion against K, one line per covariance type, the chosen model marked.
-
-    In the style of mclust's ``plot.mclustBIC``, with scikit-learn's sign (lower is better,
-    stated on the axis). Needs matplotlib (``pip install bayesgmm[plot]``).
+def bic_weights(bic):
+    """``exp(-BIC/2)`` normalised: a rough posterior over models under a uniform prior.
 
     Parameters
     ----------
-    result : SweepResult
-    path : str or path-like, optional
-        Where to write the figure (format from the suffix, e.g. ``.png``).
-    criterion : {"bic", "aic", "icl"}, optional
-        Default: the criterion that chose ``result``'s best model.
-    ax : matplotlib Axes, optional
-        Draw into these axes instead of a new figure.
-    title : str, optional
-    ylim : (float, float), optional
-        y-axis range, e.g. to zoom in near the best models when one covariance type is far
-        worse than the others.
+    bic : array-like, shape (M,)
+        NaN entries (failed fits) get weight 0.
 
     Returns
     -------
-    matplotlib.figure.Figure
+    ndarray, shape (M,)
+
+    Raises
+    ------
+    ValueError
+        When no entry is finite.
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("plot_bic needs matplotlib: pip install bayesgmm[plot]") from None
-    criterion = result.criterion if criterion is None else _check_criterion(criterion)
-    if ax is None:
-        # A bare Figure (no pyplot): no global state, no GUI backend, safe in scripts and CLI.
-        fig = Figure(figsize=(6.4, 4.4), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    table = result.table
-    scores = table[criterion]
-    best = int(np.nanargmin(scores)) if np.any(np.isfinite(scores)) else None
-    for ctype in dict.fromkeys(table["covariance_type"]):
-        rows = table["covariance_type"] == ctype
-        ax.plot(table["n_components"][rows], scores[rows], marker=_MARKERS.get(ctype, "o"),
-                markerfacecolor="none", linewidth=1.4, label=ctype)
-    if best is not None:
-        k, ctype = int(table["n_components"][best]), str(table["covariance_type"][best])
-        ax.scatter([k], [scores[best]], s=220, facecolors="none", edgecolors="black",
-                   linewidths=2.0, zorder=5, label=f"best: {ctype}, K={k}")
-    ax.set_xlabel("Number of components K")
-    ax.set_ylabel(f"{criterion.upper()} (lower is better)")
-    ax.set_xticks(np.unique(table["n_components"]))
-    ax.grid(True, alpha=0.3)
-    ax.legend(title="covariance type", frameon=False)
-    if title is not None:
-        ax.set_title(title)
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    bic = np.asarray(bic, np.float64)
+    finite = np.isfinite(bic)
+    if not finite.any():
+        raise ValueError("bic_weights needs at least one finite BIC value.")
+    # The lowest BIC gets exp(0) = 1, so the sum is >= 1 and nothing underflows to 0/0.
+    weights = np.exp(np.where(finite, -0.5 * (bic - np.min(bic[finite])), -np.inf))
+    return weights / weights.sum()

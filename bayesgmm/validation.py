@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesgmm.exceptions import ComplexDataError
+from bayesgmm.exceptions import ComplexDataError, NotFittedError
 
 # ------------------------------------------------------------------------------------ dtypes
 
@@ -66,12 +66,9 @@ def check_array(X, *, name="X", dtype=None, caller="GaussianMixture"):
         raise TypeError(f"Sparse data was passed as {name} ({type(X).__name__}), but "
                         f"{caller} needs dense data: use X.toarray().")
     array = np.asarray(X)
-    if np.iscomplexobj(array):
-        raise ComplexDataError(f"Complex data not supported: {name} has dtype "
-                               f"{array.dtype}; {caller} needs real numbers.")
     if array.dtype.kind in "mMV":  # dates, durations, structured records: not numbers
         raise TypeError(f"{name} must contain numbers, got dtype {array.dtype}.")
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in "biufc":
         try:
             array = array.astype(np.float64)
         # Python's own split: a string that is not a number is a ValueError, an object that
@@ -79,19 +76,7 @@ def check_array(X, *, name="X", dtype=None, caller="GaussianMixture"):
         except (TypeError, ValueError) as err:
             raise type(err)(f"{name} must contain numbers; converting its {array.dtype} "
                             f"entries to float failed: {err}") from None
-    if array.ndim != 2:
-        if array.ndim == 1:
-            raise ValueError(
-                f"Expected 2D array, got 1D array instead: {name}.shape={array.shape}. Reshape "
-                f"your data either using array.reshape(-1, 1) if your data has a single "
-                f"feature or array.reshape(1, -1) if it contains a single sample.")
-        raise ValueError(f"Expected 2D array, got {array.ndim}D array instead "
-                         f"({name}.shape={array.shape}).")
-    for axis, what in enumerate(("sample", "feature")):
-        if array.shape[axis] == 0:  # scikit-learn's wording
-            raise ValueError(f"Found array with 0 {what}(s) (shape={array.shape}) while a "
-                             f"minimum of 1 is required ({name}: at least one sample and one "
-                             f"feature).")
+    check_structure(array, name=name, caller=caller)
     dtype = compute_dtype(array.dtype) if dtype is None else np.dtype(dtype)
     array = array.astype(dtype, copy=False)
     if not np.all(np.isfinite(array)):
@@ -106,24 +91,85 @@ def check_array(X, *, name="X", dtype=None, caller="GaussianMixture"):
     return array
 
 
+def check_structure(X, *, name="X", caller="bayesgmm", axes=("sample", "feature")):
+    """The checks of :func:`check_array` that read only ``X``'s dtype and shape.
+
+    For arrays whose values must not be read where they are checked: traced arrays (under
+    ``jit`` or ``vmap``, where only the shape and dtype are known) and arrays on a device
+    (which :func:`check_array` would copy to the host). Messages are :func:`check_array`'s.
+
+    Parameters
+    ----------
+    X : array, one axis per entry of ``axes``
+    name, caller : str
+        As :func:`check_array`.
+    axes : tuple of str
+        What one entry along each axis is, e.g. ``("dataset", "sample", "feature")`` for a
+        batch of data sets; every axis needs at least one.
+
+    Returns
+    -------
+    X, unchanged
+
+    Raises
+    ------
+    ValueError
+        A wrong number of dimensions or an empty axis.
+    ComplexDataError
+        Complex numbers.
+    """
+    if np.issubdtype(X.dtype, np.complexfloating):
+        raise ComplexDataError(f"Complex data not supported: {name} has dtype "
+                               f"{X.dtype}; {caller} needs real numbers.")
+    ndim = len(axes)
+    if X.ndim != ndim:
+        if ndim == 2 and X.ndim == 1:
+            raise ValueError(
+                f"Expected 2D array, got 1D array instead: {name}.shape={X.shape}. Reshape "
+                f"your data either using array.reshape(-1, 1) if your data has a single "
+                f"feature or array.reshape(1, -1) if it contains a single sample.")
+        layout = "" if ndim == 2 else f"; its axes are ({', '.join(f'n_{a}s' for a in axes)})"
+        raise ValueError(f"Expected {ndim}D array, got {X.ndim}D array instead "
+                         f"({name}.shape={X.shape}){layout}.")
+    needs = " and ".join((", ".join(f"one {a}" for a in axes[:-1]), f"one {axes[-1]}"))
+    for axis, what in enumerate(axes):
+        if X.shape[axis] == 0:  # scikit-learn's wording
+            raise ValueError(f"Found array with 0 {what}(s) (shape={X.shape}) while a "
+                             f"minimum of 1 is required ({name}: at least {needs}).")
+    return X
+
+
 def check_data(X, *, name="X", caller="bayesgmm"):
     """:func:`check_array`, returned as a JAX array (for the functional API)."""
     return jnp.asarray(check_array(X, name=name, caller=caller))
 
 
-def check_sharded_array(X, *, name="X"):
-    """The structural checks of :func:`check_array` for a row-sharded ``jax.Array``.
+def check_sharded_array(X, *, name="X", caller="GaussianMixture"):
+    """:func:`check_structure` for a row-sharded ``jax.Array``, which must also be floating.
 
     Its values are not read: that would gather the rows (possibly from other hosts).
     """
-    if X.ndim != 2:
-        raise ValueError(f"Expected 2D array, got a sharded array of shape {X.shape}.")
+    check_structure(X, name=name, caller=caller)
     if not jnp.issubdtype(X.dtype, jnp.floating):
         raise TypeError(f"A sharded {name} must hold floating-point numbers, got {X.dtype}.")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"Found array with shape {X.shape}; it needs at least one sample "
-                         f"and one feature.")
     return X
+
+
+def check_is_fitted(estimator, attribute):
+    """Raise :class:`~bayesgmm.exceptions.NotFittedError` (scikit-learn's message) unless
+    ``estimator`` has the fitted ``attribute``."""
+    if not hasattr(estimator, attribute):
+        raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet. Call "
+                             f"'fit' with appropriate arguments before using this estimator.")
+
+
+def is_number(text):
+    """Whether a string (a CSV cell) parses as a float."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_sample_weight(sample_weight, n_samples, dtype):
@@ -227,5 +273,5 @@ def key_from_random_state(random_state):
 
 
 __all__ = ["check_array", "check_choice", "check_data", "check_int", "check_n_samples",
-           "check_real", "check_sample_weight", "check_shape", "check_sharded_array",
-           "compute_dtype", "default_float_dtype", "key_from_random_state"]
+           "check_real", "check_sample_weight", "check_shape", "check_sharded_array", "check_is_fitted", "is_number",
+           "check_structure", "compute_dtype", "default_float_dtype", "key_from_random_state"]

@@ -8,11 +8,12 @@ Usage: python examples/covariance_types.py [--out DIR] [--seed S]
 """
 
 import argparse
+import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture
-from bayesgmm.plots import require_matplotlib, save_figure
+from bayesgmm.plots import new_figure, save_figure
 
 CLUSTERS = [((0, 0), [[2.0, 0.5], [0.5, 0.5]]),
             ((5, 5), [[0.5, 0.3], [0.3, 2.0]]),
@@ -43,8 +44,8 @@ def main(args):
     X = np.vstack([rng.multivariate_normal(m, c, 100) for m, c in CLUSTERS])
     truth = np.repeat(np.arange(3), 100)
 
-    plt = require_matplotlib()
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2), sharex=True, sharey=True)
+    fig = new_figure(figsize=(16, 4.2))
+    axes = fig.subplots(1, 4, sharex=True, sharey=True)
     angles = np.linspace(0, 2 * np.pi, 100)
     print("type        BIC      parameters  agreement with the true clusters")
     for ax, covariance_type in zip(axes, ("full", "tied", "diag", "spherical")):
@@ -60,7 +61,8 @@ def main(args):
             ax.plot(mean[0] + ellipse[0], mean[1] + ellipse[1], "k", lw=1)
         ax.set_title(f"{covariance_type}: BIC {model.bic(X):.0f}")
         ax.set_aspect("equal")
-    print(f"figure: {save_figure(fig, args.out, 'covariance_types.png', dpi=110)}")
+    path = save_figure(fig, pathlib.Path(args.out) / "covariance_types.png", dpi=110)
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":

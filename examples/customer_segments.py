@@ -11,11 +11,12 @@ Usage: python examples/customer_segments.py [--out DIR] [--seed S] [--threshold 
 """
 
 import argparse
+import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture
-from bayesgmm.plots import require_matplotlib, save_figure
+from bayesgmm.plots import new_figure, save_figure
 
 SEGMENTS = {"VIP": (50, (5, 2), (25, 5), (1500, 300)),
             "Active": (100, (15, 5), (12, 3), (500, 100)),
@@ -55,8 +56,8 @@ def main(args):
         print(f"  customer {i:3d} ({truth[i]:>7}): R {X[i, 0]:5.1f} F {X[i, 1]:5.1f} "
               f"M {X[i, 2]:7.1f}  responsibilities " + " ".join(f"{p:.2f}" for p in resp[i]))
 
-    plt = require_matplotlib()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig = new_figure(figsize=(15, 4.5))
+    axes = fig.subplots(1, 3)
     for ax, (a, b) in zip(axes[:2], ((0, 1), (1, 2))):
         ax.scatter(X[:, a], X[:, b], c=labels, cmap="tab10", s=12, alpha=0.8)
         ax.scatter(X[unsure, a], X[unsure, b], facecolor="none", edgecolor="red", s=70,
@@ -68,7 +69,8 @@ def main(args):
     axes[2].axvline(args.threshold, color="red", ls="--")
     axes[2].set_xlabel("max responsibility (confidence)")
     axes[2].set_ylabel("customers")
-    print(f"figure: {save_figure(fig, args.out, 'customer_segments.png', dpi=110)}")
+    path = save_figure(fig, pathlib.Path(args.out) / "customer_segments.png", dpi=110)
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":

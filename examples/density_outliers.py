@@ -8,11 +8,12 @@ Usage: python examples/density_outliers.py [--out DIR] [--seed S] [--quantile Q]
 """
 
 import argparse
+import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture, datasets
-from bayesgmm.plots import require_matplotlib, save_figure
+from bayesgmm.plots import new_figure, save_figure
 
 
 def main(args):
@@ -30,11 +31,11 @@ def main(args):
         print(f"  {tag:>8} eruption {candidates[i, 0]:.1f} min, waiting {candidates[i, 1]:.0f} "
               f"min: log-density {log_density[i]:.2f}")
 
-    plt = require_matplotlib()
     xx, yy = np.meshgrid(np.linspace(0.5, 6.5, 200), np.linspace(35, 115, 200))
     grid = np.column_stack([xx.ravel(), yy.ravel()])
     zz = model.score_samples(grid).reshape(xx.shape)
-    fig, ax = plt.subplots(figsize=(7, 5.5))
+    fig = new_figure(figsize=(7, 5.5))
+    ax = fig.add_subplot()
     contours = ax.contourf(xx, yy, zz, levels=np.linspace(-20, zz.max(), 25), cmap="Blues")
     ax.contour(xx, yy, zz, levels=[threshold], colors="red", linestyles="--")
     fig.colorbar(contours, label="log-density")
@@ -44,7 +45,8 @@ def main(args):
     ax.set_xlabel("eruption (min)")
     ax.set_ylabel("waiting (min)")
     ax.legend(loc="upper left")
-    print(f"figure: {save_figure(fig, args.out, 'density_outliers.png', dpi=120)}")
+    path = save_figure(fig, pathlib.Path(args.out) / "density_outliers.png")
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":

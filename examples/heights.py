@@ -8,11 +8,12 @@ Usage: python examples/heights.py [--out DIR] [--seed S]
 """
 
 import argparse
+import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture
-from bayesgmm.plots import require_matplotlib, save_figure
+from bayesgmm.plots import new_figure, save_figure
 
 
 def normal_pdf(x, mean, sd):
@@ -38,11 +39,11 @@ def main(args):
         print(f"{h:.0f} cm: P(shorter group) = {p_short:.2f}, P(taller group) = {p_tall:.2f}"
               f"   (true parameters: P(women) = {t_short:.2f})")
 
-    plt = require_matplotlib()
     grid = np.linspace(140, 205, 400)[:, None]
     density = np.exp(model.score_samples(grid))
     parts = model.predict_proba(grid) * density[:, None]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    fig = new_figure(figsize=(7, 6))
+    top, bottom = fig.subplots(2, 1, sharex=True)
     top.hist(heights[:, 0], bins=25, density=True, color="0.85", label="observed heights")
     top.plot(grid, density, "k", label="mixture density")
     for k, colour in zip(order, ("tab:red", "tab:blue")):
@@ -57,7 +58,8 @@ def main(args):
     bottom.set_xlabel("height (cm)")
     bottom.set_ylabel("responsibility")
     bottom.legend()
-    print(f"figure: {save_figure(fig, args.out, 'heights.png', dpi=120)}")
+    path = save_figure(fig, pathlib.Path(args.out) / "heights.png")
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ Usage: python examples/iris_soft_clustering.py [--out DIR] [--seed S] [--thresho
 """
 
 import argparse
+import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture, datasets
-from bayesgmm.plots import require_matplotlib, save_figure
+from bayesgmm.plots import new_figure, save_figure
 
 
 def main(args):
@@ -29,8 +30,8 @@ def main(args):
     for i in unsure:
         print(f"  row {i:3d} ({species[i]}): " + ", ".join(f"{p:.2f}" for p in resp[i]))
 
-    plt = require_matplotlib()
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig = new_figure(figsize=(7, 5))
+    ax = fig.add_subplot()
     ax.scatter(X[:, 2], X[:, 3], c=labels, cmap="viridis", s=15 + 60 * (1 - confidence),
                alpha=0.4 + 0.6 * confidence, edgecolor="none")
     ax.scatter(X[unsure, 2], X[unsure, 3], facecolor="none", edgecolor="red", s=120,
@@ -41,7 +42,8 @@ def main(args):
     ax.set_ylabel(iris.feature_names[3] + " (cm)")
     ax.set_title("Iris: GMM soft clustering (colour = label, fading = uncertainty)")
     ax.legend(loc="upper left")
-    print(f"figure: {save_figure(fig, args.out, 'iris_soft_clustering.png', dpi=120)}")
+    path = save_figure(fig, pathlib.Path(args.out) / "iris_soft_clustering.png")
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":

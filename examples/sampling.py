@@ -7,11 +7,12 @@ Usage: python examples/sampling.py [--out DIR] [--seed S]
 """
 
 import argparse
+import pathlib
 
 import numpy as np
 
 from bayesgmm import GaussianMixture, datasets
-from bayesgmm.plots import require_matplotlib, save_figure
+from bayesgmm.plots import new_figure, save_figure
 
 
 def main(args):
@@ -25,8 +26,8 @@ def main(args):
     print("draws per component:", np.bincount(component, minlength=3),
           " weights:", np.round(model.weights_, 3))
 
-    plt = require_matplotlib()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharex=True, sharey=True)
+    fig = new_figure(figsize=(11, 4.5))
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
     axes[0].scatter(X[:, 0], X[:, 1], s=10, color="k")
     axes[0].set_title("observed (272 eruptions)")
     axes[1].scatter(synthetic[:, 0], synthetic[:, 1], c=component, cmap="viridis", s=10)
@@ -34,7 +35,8 @@ def main(args):
     for ax in axes:
         ax.set_xlabel("eruption (min)")
     axes[0].set_ylabel("waiting (min)")
-    print(f"figure: {save_figure(fig, args.out, 'sampling.png', dpi=110)}")
+    path = save_figure(fig, pathlib.Path(args.out) / "sampling.png", dpi=110)
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ comparisons are possible; float32 paths are tested by passing float32 arrays exp
 x64 on, bayesgmm computes in the input's dtype), and tests/test_dtypes.py checks the default
 (x64 off) in a subprocess. The library itself never touches the flag."""
 
+import gc
 import os
 
 import jax
@@ -21,6 +22,18 @@ _cache = os.environ.get("BAYESGMM_TEST_CACHE",
                         os.path.join(os.path.expanduser("~"), ".cache", "bayesgmm", "jax-tests"))
 if _cache != "off":
     enable_compilation_cache(_cache)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Free each test module's compiled programs when it ends. Every XLA CPU executable holds
+    a few memory mappings, and the suite compiles thousands of programs: in one process they
+    passed Linux's default limit of 65,530 mappings (vm.max_map_count), where the next
+    compilation segfaults. Programs shared between modules come back from the persistent
+    cache."""
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""ArviZ conversion: groups, shapes, relabelled posterior, summary, loo and compare."""
+"""ArviZ conversion: groups, shapes, relabelled posterior, summary, loo and loo_compare."""
 
 import jax
 import jax.numpy as jnp
@@ -70,7 +70,7 @@ def test_log_likelihood_group_is_the_shared_density(rng, data):
 
 
 @pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")
-def test_summary_of_relabelled_draws_and_loo_and_compare(rng, data):
+def test_summary_of_relabelled_draws_and_loo_and_loo_compare(rng, data):
     tree = bayes_arviz.to_datatree(_fake_nuts(rng), data, "full", posterior_predictive=False)
     table = bayes_arviz.summary(tree, var_names=["weights", "means"])
     assert {"r_hat", "ess_bulk", "ess_tail"} <= set(table.columns)
@@ -80,7 +80,7 @@ def test_summary_of_relabelled_draws_and_loo_and_compare(rng, data):
     assert np.isfinite(result.elpd)
     other = bayes_arviz.to_datatree(_fake_nuts(np.random.default_rng(7)), data, "full",
                                     posterior_predictive=False)
-    ranked = bayes_arviz.compare({"a": tree, "b": other})
+    ranked = bayes_arviz.loo_compare({"a": tree, "b": other})
     assert set(ranked.index) == {"a", "b"}
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bayesgmm.bayes import BayesianGMM, Priors
-from bayesgmm.estimator import NotFittedError
+from bayesgmm.exceptions import NotFittedError
 
 MEANS = np.array([[0.0, 0.0], [6.0, 6.0], [-6.0, 6.0]])
 

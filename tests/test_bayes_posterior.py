@@ -125,7 +125,7 @@ def test_predictive_density_band_and_blocks(rng):
         lambda x, p: posterior._density_block(x, p, jnp.asarray([0.025, 0.975]), "full"),
         jnp.asarray(X), flat, max_elements=100 * K * 4)
     np.testing.assert_allclose(small.mean, band.mean, rtol=1e-12)
-    with pytest.raises(ValueError, match="prob must lie in"):
+    with pytest.raises(ValueError, match="'prob' must be in"):
         posterior.predictive_density(X, draws, "full", prob=1.0)
     with pytest.raises(ValueError, match="X must have shape"):
         posterior.predictive_density(X[:, :1], draws, "full")

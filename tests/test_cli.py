@@ -1,6 +1,8 @@
 """The bayesgmm command: demo, fit with its outputs, and its error messages."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +15,18 @@ TINY = ["--k-max", "2", "--sweep-types", "spherical", "--covariance-type", "sphe
         "--num-warmup", "20", "--num-samples", "20", "--sensitivity-e0", "0.01,1",
         "--sensitivity-num-warmup", "10", "--sensitivity-num-samples", "10", "--n-init", "1",
         "--no-progress", "--no-cache"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["compare", "--help"], ["bayes", "--help"]])
+def test_help_does_not_import_numpyro(argv):
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "bayesgmm", *argv],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("usage: bayesgmm")
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "bayesgmm.cli" in imported
+    assert not [name for name in imported if name.split(".")[0] == "numpyro"]
 
 
 def test_demo_writes_report_json_and_figure_and_prints_the_table(tmp_path, capsys):

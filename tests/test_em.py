@@ -210,6 +210,22 @@ def test_float32_failure_suggests_float64():
         fit_em(jax.random.key(0), X, n_components=2, reg_covar=0.0)
 
 
+@pytest.mark.parametrize("X, error, message", [
+    (np.ones((4, 2, 2)), ValueError, r"Expected 2D array, got 3D array instead \(X.shape="),
+    (np.ones(4), ValueError, "Expected 2D array, got 1D array"),
+    (np.ones((0, 2)), ValueError, r"Found array with 0 sample\(s\)"),
+    (np.ones((4, 2), complex), TypeError, "Complex data not supported: X has dtype complex"),
+])
+def test_fit_em_checks_the_structure_of_x_with_check_arrays_messages(X, error, message):
+    with pytest.raises(error, match=message):
+        fit_em(jax.random.key(0), X, n_components=1)
+
+
+def test_fit_em_computes_integer_data_in_the_default_float_dtype(faithful):
+    result = fit_em(jax.random.key(0), np.round(faithful * 10).astype(np.int32), n_components=2)
+    assert result.params.means.dtype == jnp.float64  # x64 is on in the tests
+
+
 def test_fit_em_under_jit_returns_nan_instead_of_raising():
     X = np.repeat([[1.0, 2.0], [3.0, 4.0]], 10, axis=0)
     traced = jax.jit(lambda X: fit_em(jax.random.key(0), X, n_components=2, reg_covar=0.0,

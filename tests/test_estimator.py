@@ -228,6 +228,33 @@ def test_bad_sample_weight_messages(faithful):
         GaussianMixture(2).fit(faithful, sample_weight=-np.ones(len(faithful)))
 
 
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_from_em_result_equals_the_fit_without_fitting_again(faithful, covariance_type):
+    model = GaussianMixture(2, covariance_type=covariance_type, tol=1e-4, random_state=0)
+    model.fit(faithful)
+    result = bayesgmm.fit_em(jax.random.key(0), faithful, n_components=2,
+                             covariance_type=covariance_type, tol=1e-4)
+    rebuilt = GaussianMixture.from_em_result(result, covariance_type=covariance_type,
+                                             tol=1e-4, random_state=0)
+    assert rebuilt.get_params() == model.get_params()
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
+                 "lower_bounds_", "n_iter_", "converged_", "lower_bound_", "n_features_in_"):
+        np.testing.assert_array_equal(getattr(rebuilt, name), getattr(model, name), name)
+    np.testing.assert_array_equal(rebuilt.predict_proba(faithful), model.predict_proba(faithful))
+
+
+def test_from_em_result_refuses_a_batch_and_a_wrong_covariance_type(faithful):
+    batch = bayesgmm.fit_em_batch(jax.random.key(0), np.stack([faithful] * 2), n_components=2)
+    with pytest.raises(ValueError, match=r"takes one fit: got weights of shape \(2, 2\)"):
+        GaussianMixture.from_em_result(batch, covariance_type="full")
+    one = bayesgmm.fit_em(jax.random.key(0), faithful, n_components=2, covariance_type="diag")
+    with pytest.raises(ValueError, match=r"precisions_cholesky has shape \(2, 2\), but "
+                                         r"covariance_type 'full'"):
+        GaussianMixture.from_em_result(one, covariance_type="full")
+    with pytest.raises(ValueError, match="'tol' must be a finite non-negative number"):
+        GaussianMixture.from_em_result(one, covariance_type="diag", tol=-1.0)
+
+
 def test_ill_defined_covariance_raises_the_actionable_error():
     X = np.repeat([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]], 5, axis=0)
     with pytest.raises(ValueError, match="Try to decrease the number of components, increase "

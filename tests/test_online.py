@@ -286,11 +286,11 @@ def fresh_state():
 
 @pytest.mark.parametrize("X, weight, message", [
     (np.ones((10, 3)), None, "X_batch has 3 features, but the online state has 2"),
-    (np.ones(10), None, "X_batch must be 2-D"),
-    (np.ones((0, 2)), None, "X_batch is empty"),
+    (np.ones(10), None, r"Expected 2D array, got 1D array instead: X_batch.shape=\(10,\)"),
+    (np.ones((0, 2)), None, r"Found array with 0 sample\(s\) .*\(X_batch: "),
     (np.where(np.arange(20).reshape(10, 2) == 5, np.nan, 1.0), None,
-     r"X_batch contains NaN or infinity in 1 row\(s\)"),
-    (np.full((10, 2), np.inf), None, r"X_batch contains NaN or infinity in 10 row\(s\)"),
+     r"X_batch contains NaN in 1 row\(s\)"),
+    (np.full((10, 2), np.inf), None, r"X_batch contains infinity in 10 row\(s\)"),
     (np.ones((10, 2)), np.ones(9), r"sample_weight has shape \(9,\), expected \(10,\)"),
     (np.ones((10, 2)), -np.ones(10), "sample_weight must be finite and non-negative"),
     (np.ones((10, 2)), np.zeros(10), "sample_weight sums to zero"),
@@ -304,15 +304,23 @@ def test_bad_batches_are_refused_with_a_message(fresh_state, X, weight, message)
     (dict(covariance_type="diag"), r"precisions_cholesky has shape \(3, 2, 2\), but "
                                    r"covariance_type 'diag'"),
     (dict(covariance_type="banana"), "Invalid value for 'covariance_type'"),
-    (dict(covariance_type="full", learning_decay=0.5), r"learning_decay must be in \(0.5, 1\]"),
-    (dict(covariance_type="full", learning_decay=1.2), r"learning_decay must be in \(0.5, 1\]"),
-    (dict(covariance_type="full", learning_offset=-1.0), "learning_offset must be >= 0"),
-    (dict(covariance_type="full", warmup=1.5), "warmup must be an integer >= 0"),
-    (dict(covariance_type="full", reg_covar=-1e-6), "reg_covar must be >= 0"),
+    (dict(covariance_type="full", learning_decay=0.5), r"'learning_decay' must be in \(0.5, 1\]"),
+    (dict(covariance_type="full", learning_decay=1.2), r"'learning_decay' must be in \(0.5, 1\]"),
+    (dict(covariance_type="full", learning_offset=-1.0),
+     "'learning_offset' must be a finite non-negative number"),
+    (dict(covariance_type="full", warmup=1.5), "'warmup' must be an integer >= 0"),
+    (dict(covariance_type="full", reg_covar=-1e-6),
+     "'reg_covar' must be a finite non-negative number"),
 ])
 def test_bad_hyperparameters_are_refused(fresh_state, kwargs, message):
     with pytest.raises(ValueError, match=message):
         online.online_step(fresh_state, np.ones((10, 2)), **kwargs)
+
+
+def test_device_batch_values_are_checked_in_the_compiled_step(fresh_state):
+    X = jnp.ones((10, 2)).at[3, 1].set(jnp.nan)
+    with pytest.raises(ValueError, match=r"Input X_batch contains NaN or infinity in 1 row\(s\)"):
+        online.online_step(fresh_state, X, covariance_type="full")
 
 
 def test_complex_batch_is_a_type_error(fresh_state):

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from bayesgmm import em, resampling
+from bayesgmm import em, relabel, resampling
 from bayesgmm.params import GMMParams
 
 TRUE_WEIGHTS = np.array([0.4, 0.6])
@@ -41,7 +41,8 @@ def test_fit_em_batch_equals_one_fit_em_per_data_set(rng):
 
 
 def test_fit_em_batch_rejects_bad_shapes(rng):
-    with pytest.raises(ValueError, match=r"must be 3-D \(n_datasets, n_samples, n_features\)"):
+    with pytest.raises(ValueError, match=r"Expected 3D array, got 2D array instead "
+                                         r".*\(n_datasets, n_samples, n_features\)"):
         resampling.fit_em_batch(jax.random.key(0), np.ones((5, 2)), n_components=1)
     with pytest.raises(ValueError, match=r"sample_weight has shape \(2, 4\), expected \(2, 5\)"):
         resampling.fit_em_batch(jax.random.key(0), rng.normal(size=(2, 5, 2)), n_components=1,
@@ -119,7 +120,7 @@ def test_permute_moves_per_component_parameters_only():
     for ctype, shape in [("full", (2, 3, 2, 2)), ("tied", (2, 2, 2)), ("diag", (2, 3, 2)),
                          ("spherical", (2, 3))]:
         params = GMMParams(rng.random((2, 3)), rng.random((2, 3, 2)), rng.random(shape))
-        out = resampling._permute(params, perms, ctype)
+        out = relabel.permute_components(params, perms, ctype)
         for b in range(2):
             np.testing.assert_array_equal(out.means[b], params.means[b, perms[b]])
             np.testing.assert_array_equal(out.weights[b], params.weights[b, perms[b]])
@@ -130,7 +131,7 @@ def test_permute_moves_per_component_parameters_only():
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(n_boot=0), "'n_boot' must be an integer >= 1"),
-    (dict(level=1.5), r"'level': 1.5; it must be in \(0, 1\)"),
+    (dict(level=1.5), r"'level': 1.5; 'level' must be in \(0, 1\)"),
     (dict(init="warm"), r"'init' should be in \['full_fit', 'fresh'\]"),
     (dict(covariance_type="banded"), "'covariance_type' should be in"),
     (dict(n_components=0), "'n_components' must be an integer >= 1"),

@@ -2,11 +2,11 @@
 NUTS and SVI started from the EM solution, label switching resolved by Hungarian relabelling,
 posterior summaries (responsibilities, predictive density, K+), and ArviZ diagnostics.
 
-``to_datatree``, ``summary``, ``loo`` and ``compare`` live in :mod:`bayesgmm.bayes.arviz` and
-are imported on first use, so that ``import bayesgmm.bayes`` does not import ArviZ.
+``to_datatree``, ``summary``, ``loo`` and ``loo_compare`` live in :mod:`bayesgmm.bayes.arviz`
+and are imported on first use, so that ``import bayesgmm.bayes`` does not import ArviZ.
 """
 
-from bayesgmm.bayes.estimator import BayesianGMM, DivergenceWarning
+from bayesgmm.bayes.estimator import BayesianGMM
 from bayesgmm.bayes.inference import PosteriorDraws, run_nuts, run_svi
 from bayesgmm.bayes.model import GaussianMixtureLikelihood, Priors, gmm_model, resolve_priors
 from bayesgmm.bayes.posterior import (
@@ -17,8 +17,9 @@ from bayesgmm.bayes.posterior import (
     relabel,
     responsibilities,
 )
+from bayesgmm.exceptions import DivergenceWarning
 
-_ARVIZ_NAMES = ("to_datatree", "summary", "loo", "compare")
+_ARVIZ_NAMES = ("to_datatree", "summary", "loo", "loo_compare")
 
 
 def __getattr__(name):
@@ -34,10 +35,10 @@ __all__ = [
     "GaussianMixtureLikelihood",
     "PosteriorDraws",
     "Priors",
-    "compare",
     "gmm_model",
     "kplus_probabilities",
     "loo",
+    "loo_compare",
     "occupied_components",
     "predictive_density",
     "prior_occupied_components",

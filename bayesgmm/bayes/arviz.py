@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 
 from bayesgmm.bayes import model as gmm  # noqa: E402
 from bayesgmm.bayes.inference import PosteriorDraws  # noqa: E402
-from bayesgmm.bayes.posterior import relabel  # noqa: E402
+from bayesgmm.bayes.posterior import check_points, relabel  # noqa: E402
 from bayesgmm.covariance import FAMILIES, check_covariance_type  # noqa: E402
 
 #: Attribute set on the posterior group of every DataTree made here.
@@ -65,10 +65,8 @@ def to_datatree(draws, X, covariance_type, *, pivot="em", key=None, feature_name
     if not isinstance(draws, PosteriorDraws):
         raise TypeError(f"draws must be a PosteriorDraws (from run_nuts or run_svi), got "
                         f"{type(draws).__name__}.")
-    X = np.asarray(X, dtype=np.asarray(draws.params.means).dtype)
+    X = np.asarray(check_points(X, draws.params, caller="to_datatree"))
     n_components, n_features = draws.params.means.shape[-2:]
-    if X.ndim != 2 or X.shape[1] != n_features:
-        raise ValueError(f"X must have shape (N, {n_features}), got {X.shape}.")
     if feature_names is None:
         feature_names = [f"x{i}" for i in range(n_features)]
     if len(feature_names) != n_features:
@@ -154,7 +152,7 @@ def loo(tree, *, pointwise=False):
     return az.loo(tree, pointwise=pointwise)
 
 
-def compare(trees, **kwargs):
+def loo_compare(trees, **kwargs):
     """Compare fits (e.g. different numbers of components) by PSIS-LOO (``az.compare``).
 
     Parameters
@@ -170,10 +168,10 @@ def compare(trees, **kwargs):
         Ranked by expected log pointwise predictive density.
     """
     if not isinstance(trees, dict) or len(trees) < 2:
-        raise ValueError("compare needs a dict of at least two named DataTrees.")
+        raise ValueError("loo_compare needs a dict of at least two named DataTrees.")
     for tree in trees.values():
         _check_relabelled(tree)
     return az.compare(trees, **kwargs)
 
 
-__all__ = ["compare", "loo", "summary", "to_datatree"]
+__all__ = ["loo", "loo_compare", "summary", "to_datatree"]

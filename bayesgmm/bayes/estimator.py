@@ -4,7 +4,6 @@ NumPy in, NumPy out; state, validation and warnings live here.
 """
 
 import functools
-import numbers
 import warnings
 
 import jax
@@ -13,10 +12,12 @@ import numpy as np
 from bayesgmm import density
 from bayesgmm.bayes import inference, posterior
 from bayesgmm.bayes.model import Priors
+from bayesgmm.base import ParamsMixin
 from bayesgmm.covariance import FAMILIES, check_covariance_type
-from bayesgmm.estimator import (NotFittedError, ParamsMixin, check_array,
-                                key_from_random_state)
+from bayesgmm.exceptions import DivergenceWarning
 from bayesgmm.params import GMMParams
+from bayesgmm.validation import (check_array, check_choice, check_int, check_is_fitted,
+                                 key_from_random_state)
 
 
 @functools.partial(jax.jit, static_argnames=("covariance_type", "n_samples"))
@@ -31,10 +32,6 @@ def _sample_posterior_predictive(key, params, covariance_type, n_samples):
         return X[0], y[0]
 
     return jax.vmap(one)(jax.random.split(key_rows, n_samples), picks)
-
-
-class DivergenceWarning(UserWarning):
-    """NUTS reported divergent transitions: the posterior may be explored incompletely."""
 
 
 class BayesianGMM(ParamsMixin):
@@ -130,15 +127,9 @@ class BayesianGMM(ParamsMixin):
 
     def _check_parameters(self):
         check_covariance_type(self.covariance_type)
-        if self.method not in ("nuts", "svi"):
-            raise ValueError(f"Invalid value for 'method': {self.method!r}; it should be "
-                             f"'nuts' or 'svi'.")
-        if self.init not in ("em", "prior"):
-            raise ValueError(f"Invalid value for 'init': {self.init!r}; it should be 'em' or "
-                             f"'prior'.")
-        if self.pivot not in ("em", "map"):
-            raise ValueError(f"Invalid value for 'pivot': {self.pivot!r}; it should be 'em' "
-                             f"or 'map'.")
+        check_choice("method", self.method, ("nuts", "svi"))
+        check_choice("init", self.init, ("em", "prior"))
+        check_choice("pivot", self.pivot, ("em", "map"))
         if self.priors is not None and not isinstance(self.priors, Priors):
             raise TypeError(f"priors must be a bayesgmm.bayes.Priors, got "
                             f"{type(self.priors).__name__}.")
@@ -165,7 +156,7 @@ class BayesianGMM(ParamsMixin):
 
         del y
         self._check_parameters()
-        X = check_array(X, estimator=type(self).__name__)
+        X = check_array(X, caller=type(self).__name__)
         key = key_from_random_state(self.random_state)
         key_fit, key_ppc = jax.random.split(key)
         common = dict(n_components=self.n_components, covariance_type=self.covariance_type,
@@ -208,14 +199,11 @@ class BayesianGMM(ParamsMixin):
         self.n_features_in_ = X.shape[1]
 
     def _check_is_fitted(self):
-        if not hasattr(self, "draws_"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
-                                 f"'fit' with appropriate arguments before using this "
-                                 f"estimator.")
+        check_is_fitted(self, "draws_")
 
     def _check_X(self, X):
         self._check_is_fitted()
-        X = check_array(X, dtype=self.means_.dtype, estimator=type(self).__name__)
+        X = check_array(X, dtype=self.means_.dtype, caller=type(self).__name__)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input.")
@@ -254,12 +242,10 @@ class BayesianGMM(ParamsMixin):
             Component labels (relabelled), sorted ascending as scikit-learn returns them.
         """
         self._check_is_fitted()
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}; it must be an "
-                             f"integer >= 1.")
+        n_samples = check_int("n_samples", n_samples)
         key = key_from_random_state(self.random_state)
         X, y = _sample_posterior_predictive(key, self.draws_.params, self.covariance_type,
-                                            int(n_samples))
+                                            n_samples)
         order = np.argsort(np.asarray(y), kind="stable")
         return np.asarray(X)[order], np.asarray(y)[order]
 

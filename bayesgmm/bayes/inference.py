@@ -6,13 +6,11 @@ Both return a :class:`PosteriorDraws`, a plain pytree of draws shaped ``(chain, 
 """
 
 import functools
-import numbers
 import warnings
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from numpyro import optim
 from numpyro.infer import MCMC, NUTS, SVI, HMCGibbs, Trace_ELBO
 from numpyro.infer import autoguide
@@ -23,6 +21,7 @@ from bayesgmm.bayes import model as gmm
 from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.em import fit_em
 from bayesgmm.params import GMMParams
+from bayesgmm.validation import check_choice, check_data, check_int, check_n_samples, check_real
 
 CHAIN_METHODS = ("vectorized", "sequential", "parallel")
 GUIDES = {
@@ -70,33 +69,29 @@ class PosteriorDraws(NamedTuple):
     losses: jax.Array | None
 
 
-def _check_positive_int(name, value, low=1):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"Invalid value for '{name}': {value!r}; '{name}' must be an integer "
-                         f">= {low}.")
-    return int(value)
+def _check_model_data(X, n_components, covariance_type, *, caller):
+    """Validate the data and the model size.
 
+    Parameters
+    ----------
+    X : array-like, shape (N, d)
+    n_components : int
+    covariance_type : str
+    caller : str
+        The function that needs the data, for messages.
 
-def check_data(X, n_components, covariance_type, *, caller):
-    """Validate the data and the model size; returns X as a JAX array in its compute dtype.
-
-    The dtype is X's own when it is floating and representable (float32, or float64 with
-    JAX's x64 mode on); otherwise the default float dtype.
+    Returns
+    -------
+    X : jax.Array, shape (N, d)
+        In its compute dtype (:func:`bayesgmm.validation.compute_dtype`: float32 stays
+        float32, everything else the default float dtype).
+    n_components : int
     """
-    from bayesgmm.estimator import check_array  # noqa: PLC0415 (kept out of import time)
-
     check_covariance_type(covariance_type)
-    n_components = _check_positive_int("n_components", n_components)
-    raw = np.asarray(X) if not isinstance(X, jax.Array) else X
-    if np.issubdtype(raw.dtype, np.floating):
-        dtype = jax.dtypes.canonicalize_dtype(raw.dtype)
-    else:
-        dtype = None
-    X = check_array(X, dtype=dtype, estimator=caller)
-    if X.shape[0] < n_components:
-        raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                         f"{n_components}, n_samples = {X.shape[0]}")
-    return jnp.asarray(X), n_components
+    n_components = check_int("n_components", n_components)
+    X = check_data(X, caller=caller)
+    check_n_samples(X.shape[0], n_components)
+    return X, n_components
 
 
 def _start(key, X, n_components, covariance_type, init, priors, ordered_means):
@@ -132,7 +127,7 @@ _sites_from_params = jax.jit(gmm.sites_from_params,
                              static_argnames=("covariance_type", "ordered_means"))
 
 
-def _compute_dtype(X):
+def _sampling_dtype(X):
     """(X to compute with, dtype of the returned draws).
 
     With x64 enabled, float32 data are fitted in float64: NumPyro keeps float64 state (step
@@ -266,20 +261,16 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
         Draws (num_chains, num_samples, ...), NUTS diagnostics and the divergence count per
         chain.
     """
-    X, n_components = check_data(X, n_components, covariance_type, caller="run_nuts")
-    num_warmup = _check_positive_int("num_warmup", num_warmup, 0)
-    num_samples = _check_positive_int("num_samples", num_samples)
-    num_chains = _check_positive_int("num_chains", num_chains)
-    max_tree_depth = _check_positive_int("max_tree_depth", max_tree_depth)
-    if chain_method not in CHAIN_METHODS:
-        raise ValueError(f"Invalid value for 'chain_method': {chain_method!r}; it should be in "
-                         f"{list(CHAIN_METHODS)}")
-    if not 0 < target_accept_prob < 1:
-        raise ValueError(f"target_accept_prob must lie in (0, 1), got {target_accept_prob!r}.")
-    if weights_sampler not in WEIGHT_SAMPLERS:
-        raise ValueError(f"Invalid value for 'weights_sampler': {weights_sampler!r}; it should "
-                         f"be in {list(WEIGHT_SAMPLERS)}")
-    X, out_dtype = _compute_dtype(X)
+    X, n_components = _check_model_data(X, n_components, covariance_type, caller="run_nuts")
+    num_warmup = check_int("num_warmup", num_warmup, 0)
+    num_samples = check_int("num_samples", num_samples)
+    num_chains = check_int("num_chains", num_chains)
+    max_tree_depth = check_int("max_tree_depth", max_tree_depth)
+    check_choice("chain_method", chain_method, CHAIN_METHODS)
+    target_accept_prob = check_real("target_accept_prob", target_accept_prob, high=1,
+                                    low_open=True, high_open=True)
+    check_choice("weights_sampler", weights_sampler, WEIGHT_SAMPLERS)
+    X, out_dtype = _sampling_dtype(X)
     priors = gmm.resolve_priors(X, n_components, covariance_type, priors)
     key_em, key_mcmc = jax.random.split(key)
     em, start = _start(key_em, X, n_components, covariance_type, init, priors, ordered_means)
@@ -362,17 +353,14 @@ def run_svi(key, X, *, n_components, covariance_type="full", priors=None, guide=
     PosteriorDraws
         Draws shaped (1, num_samples, ...), ``losses`` the loss of every step.
     """
-    X, n_components = check_data(X, n_components, covariance_type, caller="run_svi")
-    num_steps = _check_positive_int("num_steps", num_steps)
-    num_samples = _check_positive_int("num_samples", num_samples)
-    if guide not in GUIDES:
-        raise ValueError(f"Invalid value for 'guide': {guide!r}; it should be in "
-                         f"{list(GUIDES)}")
-    if not init_scale > 0:
-        raise ValueError(f"init_scale must be positive, got {init_scale!r}.")
+    X, n_components = _check_model_data(X, n_components, covariance_type, caller="run_svi")
+    num_steps = check_int("num_steps", num_steps)
+    num_samples = check_int("num_samples", num_samples)
+    check_choice("guide", guide, GUIDES)
+    init_scale = check_real("init_scale", init_scale, low_open=True)
     if subsample_size is not None:
-        subsample_size = _check_positive_int("subsample_size", subsample_size)
-    X, out_dtype = _compute_dtype(X)
+        subsample_size = check_int("subsample_size", subsample_size)
+    X, out_dtype = _sampling_dtype(X)
     priors = gmm.resolve_priors(X, n_components, covariance_type, priors)
     key_em, key_svi, key_draws = jax.random.split(key, 3)
     em, start = _start(key_em, X, n_components, covariance_type, init, priors, ordered_means)

@@ -6,73 +6,24 @@ Every function takes draws with leading ``(chain, draw)`` axes (:class:`Posterio
 """
 
 import functools
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from scipy.optimize import linear_sum_assignment
 
 from bayesgmm import density
 from bayesgmm.bayes.inference import PosteriorDraws
 from bayesgmm.bayes.model import component_sites
-from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm.covariance import check_covariance_type
 from bayesgmm.params import GMMParams
+from bayesgmm.relabel import cross_entropy_costs, hungarian, permute_components, take_components
+from bayesgmm.rows import map_row_blocks
+from bayesgmm.validation import check_array, check_real
 
 
 # ------------------------------------------------------------------------------- relabelling
-
-def _dense(precisions_cholesky, covariance_type, n_components, n_features):
-    """Precision and covariance matrices, both (K, d, d), for any covariance type."""
-    family = FAMILIES[covariance_type]
-    shape = (n_components, n_features, n_features)
-    eye = jnp.eye(n_features, dtype=precisions_cholesky.dtype)
-    precision = family.precisions(precisions_cholesky)
-    covariance = family.covariances(precisions_cholesky)
-    if covariance_type == "diag":
-        precision, covariance = precision[..., None] * eye, covariance[..., None] * eye
-    elif covariance_type == "spherical":
-        precision = precision[:, None, None] * eye
-        covariance = covariance[:, None, None] * eye
-    return jnp.broadcast_to(precision, shape), jnp.broadcast_to(covariance, shape)
-
-
-@functools.partial(jax.jit, static_argnames=("covariance_type",))
-def matching_costs(params, pivot, covariance_type):
-    """Cost of giving each draw's component ``j`` the pivot's label ``k``.
-
-    The cost is the cross-entropy ``E_{x ~ N_k^pivot}[-log N_j(x)]``, which differs from
-    ``KL(N_k^pivot || N_j)`` by a term that does not depend on the matching; it compares
-    means and covariances. The Gaussian log-density is :func:`density.component_log_prob`.
-
-    Parameters
-    ----------
-    params : GMMParams
-        Leaves with leading (chain, draw) axes.
-    pivot : GMMParams
-        One set of parameters with the same K, d and covariance type.
-    covariance_type : str, static
-
-    Returns
-    -------
-    array, shape (chain, draw, K, K)
-        ``cost[..., k, j]``: pivot component k against draw component j.
-    """
-    n_components, n_features = pivot.means.shape
-    _, pivot_cov = _dense(pivot.precisions_cholesky, covariance_type, n_components, n_features)
-
-    def one(p):
-        precision, _ = _dense(p.precisions_cholesky, covariance_type, n_components, n_features)
-        log_prob = density.component_log_prob(pivot.means, p, covariance_type)  # (k, j)
-        trace = jnp.einsum("jab,kba->kj", precision, pivot_cov)
-        return 0.5 * trace - log_prob
-
-    batch = params.weights.shape[:-1]
-    flat = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[len(batch):]), params)
-    return lax.map(one, flat).reshape(batch + (n_components, n_components))
-
 
 def permute(draws, permutations, covariance_type):
     """Reorder the components of every draw.
@@ -95,18 +46,10 @@ def permute(draws, permutations, covariance_type):
     if permutations.shape != expected:
         raise ValueError(f"permutations has shape {permutations.shape}; expected {expected} "
                          f"(chain, draw, n_components).")
-
-    def take(a):
-        index = permutations.reshape(permutations.shape + (1,) * (a.ndim - permutations.ndim))
-        return jnp.take_along_axis(a, index, axis=permutations.ndim - 1)
-
     names = component_sites(covariance_type)
-    samples = {name: take(value) if name in names else value
+    samples = {name: take_components(value, permutations) if name in names else value
                for name, value in draws.samples.items()}
-    p = draws.params
-    params = GMMParams(take(p.weights), take(p.means),
-                       p.precisions_cholesky if covariance_type == "tied"
-                       else take(p.precisions_cholesky))
+    params = permute_components(draws.params, permutations, covariance_type)
     return draws._replace(params=params, samples=samples)
 
 
@@ -135,9 +78,10 @@ def relabel(draws, covariance_type, *, pivot="em"):
     """Resolve label switching: relabel every draw to a pivot by Hungarian matching.
 
     Each draw's components are matched to the pivot's by minimising the summed
-    :func:`matching_costs` with :func:`scipy.optimize.linear_sum_assignment`, then reordered so
-    that component k of every draw corresponds to component k of the pivot. Do this before any
-    per-component summary (means, intervals, R-hat): raw component labels are arbitrary.
+    :func:`bayesgmm.relabel.cross_entropy_costs` (:func:`bayesgmm.relabel.hungarian`), then
+    reordered so that component k of every draw corresponds to component k of the pivot. Do
+    this before any per-component summary (means, intervals, R-hat): raw component labels are
+    arbitrary. A numerically broken draw (a non-finite cost) keeps its labels.
 
     Parameters
     ----------
@@ -150,7 +94,7 @@ def relabel(draws, covariance_type, *, pivot="em"):
     Returns
     -------
     relabelled : PosteriorDraws
-    permutations : ndarray of int, shape (chain, draw, K)
+    permutations : ndarray of int64, shape (chain, draw, K)
         ``relabelled`` is ``permute(draws, permutations)``.
     """
     check_covariance_type(covariance_type)
@@ -167,17 +111,7 @@ def relabel(draws, covariance_type, *, pivot="em"):
     else:
         raise ValueError(f"Invalid value for 'pivot': {pivot!r}; it must be 'em', 'map' or a "
                          f"GMMParams.")
-    costs = np.asarray(matching_costs(draws.params, pivot, covariance_type))
-    batch, n_components = costs.shape[:2], costs.shape[-1]
-    flat = costs.reshape((-1, n_components, n_components))
-    permutations = np.empty(flat.shape[:2], dtype=np.int32)
-    for i, cost in enumerate(flat):
-        if not np.all(np.isfinite(cost)):  # a numerically broken draw keeps its labels
-            permutations[i] = np.arange(n_components)
-            continue
-        rows, cols = linear_sum_assignment(cost)
-        permutations[i, rows] = cols
-    permutations = permutations.reshape(batch + (n_components,))
+    permutations = hungarian(cross_entropy_costs(draws.params, pivot, covariance_type))
     return permute(draws, permutations, covariance_type), permutations
 
 
@@ -230,34 +164,41 @@ def _flatten_draws(params):
 
 
 def _row_blocks(fn, X, params, max_elements=1 << 24):
-    """Apply ``fn(X_block, flat_params)`` over row blocks of X padded to one block size, so
-    that (draws, rows, K) never exceeds ``max_elements`` and one compiled program serves all
-    blocks; the outputs are concatenated along their first axis."""
+    """Apply ``fn(X_block, flat_params)`` over row blocks of X padded to one block size
+    (:func:`bayesgmm.rows.map_row_blocks`), so that (draws, rows, K) never exceeds
+    ``max_elements``; the outputs are concatenated along their first axis."""
     n_draws, n_components = params.weights.shape
-    n = X.shape[0]
-    rows = max(1, max_elements // (n_draws * n_components))
-    rows = min(1 << (rows.bit_length() - 1), 1 << max(0, math.ceil(math.log2(n))))
-    outputs = []
-    for start in range(0, n, rows):
-        part = X[start:start + rows]
-        padded = jnp.zeros((rows, X.shape[1]), X.dtype).at[:part.shape[0]].set(part)
-        out = fn(padded, params)
-        outputs.append(jax.tree.map(lambda a, m=part.shape[0]: a[:m], out))
-    return jax.tree.map(lambda *a: jnp.concatenate(a), *outputs)
+    return map_row_blocks(lambda block: fn(block, params), X,
+                          max_rows=max(1, max_elements // (n_draws * n_components)))
 
 
-def _check_points(X, params, name="X"):
-    X = jnp.asarray(X, params.means.dtype)
-    if X.ndim != 2 or X.shape[1] != params.means.shape[-1]:
-        raise ValueError(f"{name} must have shape (n, {params.means.shape[-1]}), got "
-                         f"{X.shape}.")
-    return X
+def check_points(X, params, *, caller):
+    """Validate points at which draws are evaluated.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+    params : GMMParams
+        Draws with any leading axes; their means give ``d`` and the dtype.
+    caller : str
+        The function that needs the points, for messages.
+
+    Returns
+    -------
+    jax.Array, shape (n, d)
+        In the dtype of ``params``.
+    """
+    X = check_array(X, dtype=params.means.dtype, caller=caller)
+    n_features = params.means.shape[-1]
+    if X.shape[1] != n_features:
+        raise ValueError(f"X must have shape (n, {n_features}), got {X.shape}.")
+    return jnp.asarray(X)
 
 
-def _check_prob(prob):
-    if not 0 < prob < 1:
-        raise ValueError(f"prob must lie in (0, 1), got {prob!r}.")
-    return (1 - prob) / 2, (1 + prob) / 2
+def _quantiles(prob, dtype):
+    """The quantiles ``((1 - prob) / 2, (1 + prob) / 2)`` of an equal-tailed interval."""
+    prob = check_real("prob", prob, high=1, low_open=True, high_open=True)
+    return jnp.asarray(((1 - prob) / 2, (1 + prob) / 2), dtype)
 
 
 @functools.partial(jax.jit, static_argnames=("covariance_type",))
@@ -286,8 +227,8 @@ def responsibilities(X, draws, covariance_type, *, prob=0.95):
     ResponsibilitySummary
     """
     params = _flatten_draws(draws)
-    X = _check_points(X, params)
-    quantiles = jnp.asarray(_check_prob(prob), X.dtype)
+    X = check_points(X, params, caller="responsibilities")
+    quantiles = _quantiles(prob, X.dtype)
     return _row_blocks(lambda x, p: _responsibility_block(x, p, quantiles, covariance_type),
                        X, params)
 
@@ -317,8 +258,8 @@ def predictive_density(X, draws, covariance_type, *, prob=0.95):
     DensityBand
     """
     params = _flatten_draws(draws)
-    X = _check_points(X, params)
-    quantiles = jnp.asarray(_check_prob(prob), X.dtype)
+    X = check_points(X, params, caller="predictive_density")
+    quantiles = _quantiles(prob, X.dtype)
     return _row_blocks(lambda x, p: _density_block(x, p, quantiles, covariance_type),
                        X, params)
 
@@ -360,7 +301,7 @@ def occupied_components(key, X, draws, covariance_type):
     source = draws.params if isinstance(draws, PosteriorDraws) else draws
     batch = source.weights.shape[:-1]
     params = _flatten_draws(source)
-    X = _check_points(X, params)
+    X = check_points(X, params, caller="occupied_components")
     return _occupied(key, X, params, covariance_type).reshape(batch)
 
 
@@ -406,6 +347,6 @@ def kplus_probabilities(kplus, n_components):
     return counts[1:] / counts.sum()
 
 
-__all__ = ["DensityBand", "ResponsibilitySummary", "highest_density_draw", "kplus_probabilities",
-           "matching_costs", "occupied_components", "permute", "predictive_density",
+__all__ = ["DensityBand", "ResponsibilitySummary", "check_points", "highest_density_draw",
+           "kplus_probabilities", "occupied_components", "permute", "predictive_density",
            "prior_occupied_components", "relabel", "responsibilities"]

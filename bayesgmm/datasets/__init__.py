@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bayesgmm.io import _is_number
+from bayesgmm.validation import is_number
 
 DATASETS = ("faithful", "iris", "galaxy", "acidity", "enzyme")
 
@@ -52,7 +52,7 @@ def load(name):
     with resources.files(__name__).joinpath(f"{name}.csv").open() as f:
         rows = list(csv.reader(f))
     header, rows = rows[0], rows[1:]
-    numeric = [i for i, value in enumerate(rows[0]) if _is_number(value)]
+    numeric = [i for i, value in enumerate(rows[0]) if is_number(value)]
     data = np.array([[float(row[i]) for i in numeric] for row in rows])
     labels = [i for i in range(len(header)) if i not in numeric]
     target = np.array([row[labels[0]] for row in rows]) if labels else None
