@@ -9,6 +9,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from bayesgmm.covariance import FAMILIES
 
@@ -58,8 +59,15 @@ def log_prob_and_responsibilities(X, params, covariance_type):
         ``log p(z_n = k | x_n)``; ``exp(log_resp)`` sums to one over k.
     """
     joint = weighted_log_prob(X, params, covariance_type)
-    log_prob = jax.nn.logsumexp(joint, axis=-1)
-    return log_prob, joint - log_prob[:, None]
+    # Responsibilities relative to the largest term: far from every component the terms are
+    # huge (-1e10 in float32) and ``joint - logsumexp(joint)`` would lose log 2 to rounding
+    # (two equal terms, each given responsibility 1). The shift is exact for the largest
+    # term; it carries no gradient (the result does not depend on it).
+    top = jnp.max(joint, axis=-1, keepdims=True)
+    top = lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+    shifted = joint - top
+    log_norm = jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
+    return (top + log_norm)[:, 0], shifted - log_norm
 
 
 def log_prob(X, params, covariance_type):

@@ -1,6 +1,7 @@
 """The shared density against SciPy's multivariate normal, and its basic identities."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
@@ -95,3 +96,18 @@ def test_sample_moments_match_the_mixture(rng, covariance_type):
         standard_error = np.sqrt(np.diag(full[j]) / len(rows))
         assert np.all(np.abs(rows.mean(0) - params.means[j]) < 5 * standard_error)
         np.testing.assert_allclose(np.cov(rows.T), full[j], rtol=0.15, atol=0.05)
+
+
+def test_responsibilities_sum_to_one_far_from_every_component():
+    # Two equal components and a point so far away that log w_k N_k is -1e10 in float32:
+    # the log 2 that splits its responsibility is below float32's resolution at that size,
+    # so it must not be taken from logsumexp of the raw terms (each share came out as 1).
+    params = gmm_params.from_covariances(
+        jnp.array([0.5, 0.5], jnp.float32), jnp.array([[0.0], [0.0]], jnp.float32),
+        jnp.array([1e-6, 1e-6], jnp.float32), "spherical")
+    X = jnp.array([[0.0], [150.0]], jnp.float32)
+    log_prob, log_resp = density.log_prob_and_responsibilities(X, params, "spherical")
+    assert log_prob[1] < -1e9
+    np.testing.assert_allclose(jnp.exp(log_resp), 0.5, rtol=1e-6)
+    np.testing.assert_allclose(log_prob[0], density.log_prob(X, params, "spherical")[0],
+                               rtol=1e-6)
