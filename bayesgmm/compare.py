@@ -49,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesgmm import plots, report
-from bayesgmm.bayes import inference, posterior
+from bayesgmm.bayes import inference, posterior, sampler
 from bayesgmm.bayes.diagnostics import divergence_summary, ess, rhat
 from bayesgmm.bayes.kplus import kplus_prior
 from bayesgmm.bayes.model import Priors, pointwise_log_likelihood
@@ -266,7 +266,7 @@ def _kplus_prior_for(key, n_obs, k_max, e0, concentration_prior):
 
 def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=COVARIANCE_TYPES,
             e0=DEFAULT_E0, concentration_prior=None, num_warmup=500, num_samples=500,
-            num_chains=2, chain_method="vectorized", target_accept_prob=0.8, max_tree_depth=10,
+            num_chains=2, chain_method=None, target_accept_prob=0.8, max_tree_depth=10,
             weights_sampler="gibbs", init="em",
             sensitivity_e0=SENSITIVITY_E0, sensitivity_num_warmup=200,
             sensitivity_num_samples=200, n_init=3, sweep=None, feature_names=None,
@@ -315,8 +315,7 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         Called with one line of text after each stage (per covariance type of the sweep, the
         NUTS fit, each panel fit); e.g. ``print``.
     progress_bar : bool
-        NumPyro's progress bar during sampling (NumPyro draws none for several vectorized
-        chains with ``weights_sampler="gibbs"``; ``progress`` still reports each stage).
+        A progress bar over the sampling steps of every NUTS fit.
 
     Returns
     -------
@@ -377,11 +376,12 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         k_best = int(np.argmax(weights)) + 1
         start_params = empty_start(sweep.fit_result(covariance_type, k_best).params, k_max,
                                    X, covariance_type)
+    if chain_method is None:  # resolved here, so that the report names it
+        chain_method = sampler.default_chain_method(num_chains)
     nuts = dict(n_components=k_max, covariance_type=covariance_type, num_chains=num_chains,
                 chain_method=chain_method, target_accept_prob=target_accept_prob,
                 max_tree_depth=max_tree_depth, weights_sampler=weights_sampler,
                 init=start_params, progress_bar=progress_bar)
-    # NumPyro shows no bar for vectorized chains with Gibbs weights: say what is running.
     say(f"NUTS: sampling {k_max} {covariance_type} components, {num_chains} chains x "
         f"({num_warmup} warmup + {num_samples} draws) ...")
     start = time.perf_counter()

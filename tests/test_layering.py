@@ -22,6 +22,7 @@ LAYERS = [
     ("init", "relabel"),
     ("em",),
     ("online", "outofcore", "resampling", "bayes.model"),
+    ("bayes.sampler",),
     ("bayes.inference",),
     ("bayes.posterior", "bayes.kplus", "bayes.diagnostics"),
     ("bayes.arviz",),

@@ -55,7 +55,9 @@ class BayesianGMM(ParamsMixin):
         Default: scaled to the data (:func:`bayesgmm.bayes.resolve_priors`).
     num_warmup, num_samples, num_chains : int, default 500, 500, 4
         NUTS settings; for SVI ``num_samples`` is the number of draws from the guide.
-    chain_method : {"vectorized", "sequential", "parallel"}, default "vectorized"
+    chain_method : {"vectorized", "sequential", "parallel"}, optional
+        Default: "parallel" over the local devices when there are several, else
+        "vectorized" (see :func:`bayesgmm.bayes.run_nuts`).
     target_accept_prob : float, default 0.8
     weights_sampler : {"nuts", "gibbs"}, default "nuts"
         NUTS: how the weights are sampled; "gibbs" draws them from their exact conditional
@@ -85,7 +87,9 @@ class BayesianGMM(ParamsMixin):
         Relabelled posterior draws, (chain, draw, ...).
     datatree_ : xarray.DataTree
         ArviZ DataTree (posterior, sample_stats, log_likelihood, posterior_predictive,
-        observed_data).
+        observed_data), built when first read (the pointwise log-likelihood and the posterior
+        predictive cost compilation and memory that a fit used only for predictions need
+        not pay); until then the estimator keeps a reference to the training data.
     weights_ : ndarray, shape (n_components,)
     means_ : ndarray, shape (n_components, n_features)
     covariances_ : ndarray
@@ -100,7 +104,7 @@ class BayesianGMM(ParamsMixin):
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", method="nuts", priors=None,
-                 num_warmup=500, num_samples=500, num_chains=4, chain_method="vectorized",
+                 num_warmup=500, num_samples=500, num_chains=4, chain_method=None,
                  target_accept_prob=0.8, weights_sampler="nuts", guide="normal",
                  num_steps=2000, subsample_size=None, init="em",
                  ordered_means=False, pivot="em", random_state=None, progress_bar=False,
@@ -152,8 +156,6 @@ class BayesianGMM(ParamsMixin):
             When NUTS reports divergent transitions (their number is in
             ``num_divergences_``).
         """
-        from bayesgmm.bayes import arviz as bayes_arviz  # noqa: PLC0415 (ArviZ on first use)
-
         del y
         self._check_parameters()
         X = check_array(X, caller=type(self).__name__)
@@ -173,9 +175,8 @@ class BayesianGMM(ParamsMixin):
                                       num_samples=self.num_samples,
                                       subsample_size=self.subsample_size, **common)
         self.draws_, _ = posterior.relabel(draws, self.covariance_type, pivot=self.pivot)
-        self.datatree_ = bayes_arviz.to_datatree(
-            self.draws_, X, self.covariance_type, pivot=self.pivot, key=key_ppc,
-            posterior_predictive=self.posterior_predictive)
+        self._datatree_inputs = (X, key_ppc)  # datatree_ is built from them when first read
+        self.__dict__.pop("_datatree", None)
         self._set_fitted(X)
         if self.num_divergences_:
             total = self.num_chains * self.num_samples
@@ -185,6 +186,19 @@ class BayesianGMM(ParamsMixin):
                           f"concentrations), a less sparse concentration or fewer components.",
                           DivergenceWarning, stacklevel=2)
         return self
+
+    @property
+    def datatree_(self):
+        """The ArviZ DataTree of the fit (built on first access; see the class docstring)."""
+        self._check_is_fitted()
+        if "_datatree" not in self.__dict__:
+            from bayesgmm.bayes import arviz as bayes_arviz  # noqa: PLC0415 (ArviZ on use)
+            X, key = self._datatree_inputs
+            self._datatree = bayes_arviz.to_datatree(
+                self.draws_, X, self.covariance_type, pivot=self.pivot, key=key,
+                posterior_predictive=self.posterior_predictive)
+            del self._datatree_inputs
+        return self._datatree
 
     def _set_fitted(self, X):
         draws, dtype = self.draws_, X.dtype

@@ -6,31 +6,28 @@ Both return a :class:`PosteriorDraws`, a plain pytree of draws shaped ``(chain, 
 """
 
 import functools
-import warnings
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from numpyro import optim
-from numpyro.infer import MCMC, NUTS, SVI, HMCGibbs, Trace_ELBO
+from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer import autoguide
 from numpyro.infer.initialization import init_to_sample, init_to_value
 
-from bayesgmm import density
 from bayesgmm.bayes import model as gmm
+from bayesgmm.bayes import sampler
+from bayesgmm.bayes.sampler import CHAIN_METHODS, NUTS_FIELDS, weights_gibbs_fn
 from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.em import fit_em
 from bayesgmm.params import GMMParams
 from bayesgmm.validation import check_choice, check_data, check_int, check_n_samples, check_real
 
-CHAIN_METHODS = ("vectorized", "sequential", "parallel")
 GUIDES = {
     "normal": autoguide.AutoNormal,
     "multivariate_normal": autoguide.AutoMultivariateNormal,
     "delta": autoguide.AutoDelta,
 }
-#: NUTS diagnostics kept per draw (NumPyro's names).
-NUTS_FIELDS = ("diverging", "energy", "potential_energy", "accept_prob", "num_steps")
 #: How the weights are sampled: inside NUTS, or by their Gibbs conditional (see run_nuts).
 WEIGHT_SAMPLERS = ("nuts", "gibbs")
 
@@ -144,60 +141,6 @@ def _cast(draws, dtype):
         lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, draws)
 
 
-def weights_gibbs_fn(X, priors, covariance_type, *, ordered_means=False):
-    """The Gibbs update of the weights used by ``run_nuts(weights_sampler="gibbs")``.
-
-    Data augmentation: draw every assignment ``z_n`` from its conditional given the current
-    parameters (responsibilities from :mod:`bayesgmm.density`), then the weights from their
-    exact conditional ``Dirichlet(alpha + n)``, ``n_k`` the number of points assigned to
-    component k; the assignments are then discarded. The two draws together leave the
-    posterior of the weights given the other parameters invariant. The model's weight sites
-    are Gamma variables ``g = G w`` whose total ``G ~ Gamma(sum(alpha), 1)`` is independent of
-    the weights and does not enter the likelihood, so it is drawn from its prior.
-
-    Both draws are made in log space (an empty component's ``log w`` under ``alpha = 0.01``
-    is often below -100); values below the dtype's smallest normal number are stored as that
-    number, so that the model's log-density stays finite (such a weight contributes nothing
-    to the likelihood of any data set).
-
-    Parameters
-    ----------
-    X : array, shape (N, d)
-    priors : Priors
-        Resolved priors; with a hyperprior, the current ``concentration`` is read from the
-        other sites.
-    covariance_type : str
-    ordered_means : bool
-        Whether the model's ``means`` site is the ordered (K,) vector.
-
-    Returns
-    -------
-    callable
-        ``gibbs_fn(rng_key, gibbs_sites, hmc_sites) -> {"weight_gammas": (K,)}`` for
-        :class:`numpyro.infer.HMCGibbs`.
-    """
-    tiny = jnp.finfo(X.dtype).tiny
-
-    def gibbs_fn(rng_key, gibbs_sites, hmc_sites):
-        gammas = gibbs_sites["weight_gammas"]
-        sites = {**hmc_sites, "weight_gammas": gammas}
-        if ordered_means:
-            sites["means"] = sites["means"][:, None]
-        alpha = (jnp.broadcast_to(hmc_sites["concentration"], gammas.shape)
-                 if "concentration" in hmc_sites else priors.concentration)
-        params = gmm.params_from_sites(sites, covariance_type)
-        _, log_resp = density.log_prob_and_responsibilities(X, params, covariance_type)
-        key_z, key_w, key_total = jax.random.split(rng_key, 3)
-        z = jax.random.categorical(key_z, log_resp)
-        counts = jnp.zeros(gammas.shape, X.dtype).at[z].add(1.0)
-        log_g = jax.random.loggamma(key_w, alpha + counts)
-        log_total = jax.random.loggamma(key_total, jnp.sum(alpha))
-        log_gammas = log_g - jax.nn.logsumexp(log_g) + log_total
-        return {"weight_gammas": jnp.maximum(jnp.exp(log_gammas), tiny)}
-
-    return gibbs_fn
-
-
 @functools.partial(jax.jit, static_argnames=("covariance_type", "ordered_means"))
 def _draws(samples, covariance_type, ordered_means):
     samples = dict(samples)
@@ -210,7 +153,7 @@ def _draws(samples, covariance_type, ordered_means):
 
 
 def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_warmup=500,
-             num_samples=500, num_chains=4, chain_method="vectorized", target_accept_prob=0.8,
+             num_samples=500, num_chains=4, chain_method=None, target_accept_prob=0.8,
              max_tree_depth=10, dense_mass=False, init="em", ordered_means=False,
              weights_sampler="nuts", progress_bar=False):
     """Sample the posterior of a Gaussian mixture with NUTS.
@@ -228,10 +171,15 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
     priors : Priors, optional
         Defaults scaled to the data (see :mod:`bayesgmm.bayes.model`).
     num_warmup, num_samples, num_chains : int
-    chain_method : {"vectorized", "sequential", "parallel"}
-        NumPyro's: "vectorized" runs all chains in one compiled program (``vmap``),
-        "sequential" one after another, "parallel" on separate devices (e.g. after
-        ``numpyro.set_host_device_count``).
+    chain_method : {"vectorized", "sequential", "parallel"}, optional
+        "vectorized" runs the chains in lockstep in one program (``vmap``), "sequential" one
+        after another in one program, "parallel" as concurrent runs of a one-chain program,
+        spread over the local devices (on one CPU device, on separate cores). Default:
+        "parallel" on a CPU or with several devices, "vectorized" on one GPU/TPU
+        (:func:`bayesgmm.bayes.sampler.default_chain_method`; on 2 CPU cores parallel chains
+        sampled 3x faster than vectorized ones). The chain method does not change the draws
+        beyond rounding. Every setting compiles once per process: a later call with the same
+        shapes and settings (other data, seed or priors included) reuses the program.
     target_accept_prob : float in (0, 1)
     max_tree_depth : int
     dense_mass : bool
@@ -266,7 +214,9 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
     num_samples = check_int("num_samples", num_samples)
     num_chains = check_int("num_chains", num_chains)
     max_tree_depth = check_int("max_tree_depth", max_tree_depth)
-    check_choice("chain_method", chain_method, CHAIN_METHODS)
+    if chain_method is None:
+        chain_method = sampler.default_chain_method(num_chains)
+    check_choice("chain_method", chain_method, sampler.CHAIN_METHODS)
     target_accept_prob = check_real("target_accept_prob", target_accept_prob, high=1,
                                     low_open=True, high_open=True)
     check_choice("weights_sampler", weights_sampler, WEIGHT_SAMPLERS)
@@ -274,41 +224,20 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
     priors = gmm.resolve_priors(X, n_components, covariance_type, priors)
     key_em, key_mcmc = jax.random.split(key)
     em, start = _start(key_em, X, n_components, covariance_type, init, priors, ordered_means)
-    model = gmm.make_model(n_components, covariance_type, ordered_means=ordered_means)
-    strategy = init_to_sample if start is None else init_to_value(values=start)
-    kernel = NUTS(model, init_strategy=strategy, target_accept_prob=target_accept_prob,
-                  max_tree_depth=max_tree_depth, dense_mass=dense_mass)
-    fields, init_params = NUTS_FIELDS, None
+    gibbs_start = None
     if weights_sampler == "gibbs":
         # The Gibbs block is not covered by the NUTS init strategy: without a value it would
         # start at a prior draw, which for a sparse Dirichlet underflows to 0 in float32.
-        gammas = (start["weight_gammas"] if start is not None
-                  else jnp.ones(n_components, X.dtype))
-        init_params = {"weight_gammas": gammas if num_chains == 1
-                       else jnp.broadcast_to(gammas, (num_chains, n_components))}
-        kernel = HMCGibbs(kernel, gibbs_fn=weights_gibbs_fn(X, priors, covariance_type,
-                                                            ordered_means=ordered_means),
-                          gibbs_sites=["weight_gammas"])
-        fields = tuple(f"hmc_state.{name}" for name in NUTS_FIELDS)
-        if chain_method == "vectorized":
-            # NumPyro's Gibbs kernels take the vectorising transform itself (its progress
-            # bar is then off for several chains).
-            chain_method = jax.vmap
-            progress_bar = progress_bar and num_chains == 1
-    # jit_model_args: data and priors are arguments of the compiled programs, not constants,
-    # so a second fit on data of the same shape reuses them (not with the Gibbs weights
-    # update, which closes over both: NumPyro passes a gibbs_fn no model arguments).
-    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                chain_method=chain_method, progress_bar=progress_bar, jit_model_args=True)
-    with warnings.catch_warnings():
-        # NumPyro donates its draw buffers to XLA, which cannot reuse some of them under a
-        # vmapped Gibbs kernel: harmless, and not the user's to act on.
-        warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-        mcmc.run(key_mcmc, X, priors, extra_fields=fields, init_params=init_params)
-    params, samples = _draws(mcmc.get_samples(group_by_chain=True), covariance_type,
-                             ordered_means)
-    stats = {name.removeprefix("hmc_state."): value
-             for name, value in mcmc.get_extra_fields(group_by_chain=True).items()}
+        gibbs_start = (start["weight_gammas"] if start is not None
+                       else jnp.ones(n_components, X.dtype))
+    samples, stats = sampler.run_chains(
+        key_mcmc, X, priors, start, gibbs_start, n_components=n_components,
+        covariance_type=covariance_type, num_warmup=num_warmup, num_samples=num_samples,
+        num_chains=num_chains, chain_method=chain_method,
+        target_accept_prob=target_accept_prob, max_tree_depth=max_tree_depth,
+        dense_mass=bool(dense_mass), ordered_means=bool(ordered_means),
+        gibbs=weights_sampler == "gibbs", progress_bar=bool(progress_bar))
+    params, samples = _draws(samples, covariance_type, ordered_means)
     draws = PosteriorDraws(params, samples, stats, jnp.sum(stats["diverging"], axis=1), em,
                            priors, None)
     return _cast(draws, out_dtype)
