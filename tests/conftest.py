@@ -14,8 +14,8 @@ from bayesgmm.config import enable_compilation_cache
 
 jax.config.update("jax_enable_x64", True)
 
-# XLA compilation dominates this suite (NumPyro alone compiles hundreds of small programs per
-# sampler run, and identical programs recur across tests): share compiled programs through
+# XLA compilation dominates this suite (every new shape or setting compiles, and identical
+# programs recur across tests and test modules): share compiled programs through
 # JAX's persistent cache, per user, across tests and across runs. BAYESGMM_TEST_CACHE=off
 # disables it; BAYESGMM_TEST_CACHE=DIR moves it.
 _cache = os.environ.get("BAYESGMM_TEST_CACHE",
