@@ -42,7 +42,7 @@ class EMResult(NamedTuple):
     lower_bound : array, shape ()
         Per-sample (weighted) mean log-likelihood at the last E-step, as scikit-learn's
         ``lower_bound_``: it belongs to the parameters before the last M-step.
-    lower_bounds : array, shape (max_iter,)
+    lower_bounds : array, shape (max(max_iter, 1),)
         The lower bound of every iteration; entries from ``n_iter`` on are NaN.
     n_iter : int array, shape ()
     converged : bool array, shape ()
@@ -148,10 +148,10 @@ def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
 
     Returns
     -------
-    params, lower_bound, lower_bounds (max_iter,), n_iter, converged
+    params, lower_bound, lower_bounds (max(max_iter, 1),), n_iter, converged
     """
     dtype = params.means.dtype
-    trace = jnp.full((max_iter,), jnp.nan, dtype)
+    trace = jnp.full((max(max_iter, 1),), jnp.nan, dtype)  # max_iter = 0: never written
 
     def cond(state):
         _, lower_bound, n_iter, _, converged = state
@@ -175,7 +175,7 @@ def em_iterations(X, params, covariance_type, *, tol, reg_covar, max_iter, chunk
 
     Returns
     -------
-    params, lower_bound, lower_bounds (max_iter,), n_iter, converged
+    params, lower_bound, lower_bounds (max(max_iter, 1),), n_iter, converged
     """
     def statistics(params):
         return e_step_statistics(X, params, covariance_type, sample_weight=sample_weight,
@@ -206,7 +206,9 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
     keys = jax.random.split(key, n_init)
     params, bounds, n_iters, traces, converged = lax.map(one_restart, keys,
                                                          batch_size=restart_batch_size)
-    finite = jnp.isfinite(bounds) & jnp.all(
+    # A restart failed when its bound or parameters are not finite; with max_iter = 0 no
+    # iteration ran and the bound is -inf by definition (scikit-learn's), not a failure.
+    finite = (jnp.isfinite(bounds) | (n_iters == 0)) & jnp.all(
         jnp.stack([jnp.all(jnp.isfinite(p.reshape(n_init, -1)), axis=1) for p in params]), 0)
     best = jnp.argmax(jnp.where(finite, bounds, -jnp.inf))
     best_params = jax.tree.map(lambda p: p[best], params)

@@ -158,3 +158,42 @@ def test_sample_weights_equal_repeated_rows_from_the_same_start():
     np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X),
                                atol=1e-12)
     np.testing.assert_allclose(weighted.means_, repeated.means_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_max_iter_zero_returns_the_initialisation_as_scikit_learn_does(faithful,
+                                                                       covariance_type):
+    # No EM iteration: the fitted attributes are the starting parameters, n_iter_ = 0,
+    # converged_ False, lower_bound_ -inf, no warning (scikit-learn warns only when
+    # max_iter > 0). One component, so that the k-means start has no label order to differ
+    # in (with several, each library pairs the given means with its own k-means labels; and
+    # scikit-learn 1.x fails with max_iter=0 when precisions_init is given).
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+    start = dict(n_components=1, covariance_type=covariance_type, max_iter=0,
+                 means_init=[[3.0, 70.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = GaussianMixture(**start).fit(faithful)
+        reference = SklearnGaussianMixture(**start).fit(faithful)
+    assert ours.n_iter_ == reference.n_iter_ == 0
+    assert not ours.converged_ and not reference.converged_
+    assert ours.lower_bound_ == reference.lower_bound_ == -np.inf
+    assert ours.lower_bounds_.shape == (0,)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(reference, name),
+                                   rtol=1e-10, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(ours.score_samples(faithful), reference.score_samples(faithful),
+                               rtol=1e-10)
+
+
+def test_max_iter_zero_keeps_a_given_start(faithful):
+    precisions = np.stack([np.eye(2), 2 * np.eye(2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = GaussianMixture(2, max_iter=0, weights_init=[0.4, 0.6],
+                                means_init=[[2.0, 55.0], [4.3, 80.0]],
+                                precisions_init=precisions).fit(faithful)
+    assert model.n_iter_ == 0 and not model.converged_ and model.lower_bound_ == -np.inf
+    np.testing.assert_allclose(model.weights_, [0.4, 0.6])
+    np.testing.assert_allclose(model.means_, [[2.0, 55.0], [4.3, 80.0]])
+    np.testing.assert_allclose(model.precisions_, precisions, rtol=1e-12)
