@@ -120,11 +120,7 @@ def _select(args):
     if not 1 <= args.k_max <= X.shape[0]:
         raise SystemExit(f"bayesgmm: --k-max must lie in 1..{X.shape[0]} (the number of rows).")
     search = GaussianMixtureIC(range(1, args.k_max + 1), covariance_type=types,
-                               n_init=args.n_init, random_state=args.seed).fit(X)
-    for ctype, bic in search.bic_.items():
-        finite = {k: value for k, value in bic.items() if np.isfinite(value)}
-        best = min(finite, key=finite.get) if finite else "n/a"
-        print(f"EM sweep {ctype:>9}: K = 1..{args.k_max}, best BIC at K = {best}")
+                               n_init=args.n_init, random_state=args.seed, verbose=1).fit(X)
     markdown = report.select_markdown(search, data_label=label)
     written = report.write_report(
         out, report.select_report(search, X, data_label=label, feature_names=names), markdown)

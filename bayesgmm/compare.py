@@ -354,7 +354,8 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
 
     start = time.perf_counter()
     if sweep is None:
-        sweep = _sweep(key_sweep, X, k_max, types, n_init, say)
+        sweep = bic_sweep(key_sweep, X, n_components=range(1, k_max + 1),
+                          covariance_types=types, n_init=n_init, progress=say)
     elif covariance_type not in set(sweep.table["covariance_type"]):
         raise ValueError(f"sweep has no {covariance_type!r} models.")
     sweep_seconds = time.perf_counter() - start
@@ -446,53 +447,4 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         data_label=str(data_label))
 
 
-def _sweep(key, X, k_max, types, n_init, say):
-    """:func:`bic_sweep` one covariance type at a time (a progress line each), merged into one
-    :class:`SweepResult`. Rows equal one sweep over all types: each type is its own compiled
-    program with the same key either way."""
-    parts = []
-    for ctype in types:
-        start = time.perf_counter()
-        part = bic_sweep(key, X, n_components=range(1, k_max + 1), covariance_types=ctype,
-                         n_init=n_init)
-        parts.append(part)
-        say(f"EM sweep {ctype:>9}: K = 1..{k_max}, best BIC at K = {part.best_n_components}, "
-            f"{time.perf_counter() - start:.1f} s")
-    return merge_sweeps(parts)
-
-
-def merge_sweeps(parts):
-    """Concatenate :class:`SweepResult` objects of disjoint covariance types with the same
-    criterion and K grid; the best row is chosen again over all of them.
-
-    Parameters
-    ----------
-    parts : sequence of SweepResult
-
-    Returns
-    -------
-    SweepResult
-    """
-    if not parts:
-        raise ValueError("merge_sweeps needs at least one SweepResult.")
-    if len(parts) == 1:
-        return parts[0]
-    criteria = {p.criterion for p in parts}
-    if len(criteria) != 1:
-        raise ValueError(f"Cannot merge sweeps scored by different criteria: {sorted(criteria)}.")
-    fits = {}
-    for p in parts:
-        overlap = set(fits) & set(p.fits)
-        if overlap:
-            raise ValueError(f"Sweeps overlap in covariance types {sorted(overlap)}.")
-        fits.update(p.fits)
-    table = {name: np.concatenate([p.table[name] for p in parts]) for name in parts[0].table}
-    criterion = parts[0].criterion
-    best = int(np.nanargmin(table[criterion]))
-    merged = parts[0]._replace(table=table, best_index=best, fits=fits)
-    return merged._replace(best_params=merged.fit_result(merged.best_covariance_type,
-                                                         merged.best_n_components).params)
-
-
-__all__ = ["CompareResult", "DEFAULT_E0", "SENSITIVITY_E0", "compare", "empty_start",
-           "merge_sweeps"]
+__all__ = ["CompareResult", "DEFAULT_E0", "SENSITIVITY_E0", "compare", "empty_start"]

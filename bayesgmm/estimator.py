@@ -16,7 +16,7 @@ from bayesgmm.covariance import FAMILIES, check_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
 from bayesgmm.exceptions import ConvergenceWarning
 from bayesgmm.init import INIT_METHODS
-from bayesgmm.params import GMMParams
+from bayesgmm.params import GMMParams, check_shapes
 from bayesgmm.rows import map_row_blocks
 from bayesgmm.validation import (check_array, check_choice, check_int, check_is_fitted,
                                  check_n_samples, check_real, check_sample_weight,
@@ -394,19 +394,10 @@ class GaussianMixture(ParamsMixin):
         ValueError
             Invalid parameters, or parameter shapes that do not fit ``covariance_type``.
         """
-        weights, means, precisions_cholesky = result.params
-        if np.ndim(weights) != 1 or np.ndim(means) != 2:
-            raise ValueError(f"from_em_result takes one fit: got weights of shape "
-                             f"{np.shape(weights)} and means of shape {np.shape(means)}, "
-                             f"expected (n_components,) and (n_components, n_features).")
-        model = cls(np.shape(weights)[0], covariance_type=covariance_type, **params)
+        model = cls(np.shape(result.params.weights)[-1], covariance_type=covariance_type,
+                    **params)
         model._check_parameters()
-        expected = FAMILIES[covariance_type].shape(*np.shape(means))
-        if np.shape(precisions_cholesky) != expected:
-            raise ValueError(f"result.params.precisions_cholesky has shape "
-                             f"{np.shape(precisions_cholesky)}, but covariance_type "
-                             f"{covariance_type!r} with means of shape {np.shape(means)} "
-                             f"needs {expected}.")
+        check_shapes(result.params, covariance_type, name="result.params")
         model._set_em_result(result)
         return model
 

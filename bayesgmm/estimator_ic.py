@@ -27,6 +27,8 @@ class GaussianMixtureIC(ParamsMixin):
     tol, reg_covar, max_iter, n_init, init_params, random_state, chunk_size
         As :class:`bayesgmm.GaussianMixture`; every model of the grid is fitted with them and
         the same random state, so the chosen model equals ``GaussianMixture(K, ...).fit(X)``.
+    verbose : int, default 0
+        1 prints a line as each covariance type's sweep is done.
 
     Attributes
     ----------
@@ -49,7 +51,7 @@ class GaussianMixtureIC(ParamsMixin):
 
     def __init__(self, n_components=range(1, 10), *, covariance_type=COVARIANCE_TYPES,
                  criterion="bic", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1,
-                 init_params="kmeans", random_state=None, chunk_size=None):
+                 init_params="kmeans", random_state=None, chunk_size=None, verbose=0):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.criterion = criterion
@@ -60,6 +62,7 @@ class GaussianMixtureIC(ParamsMixin):
         self.init_params = init_params
         self.random_state = random_state
         self.chunk_size = chunk_size
+        self.verbose = verbose
 
     def fit(self, X, y=None):
         """Fit the grid and keep the best model.
@@ -77,12 +80,13 @@ class GaussianMixtureIC(ParamsMixin):
         X = check_array(X, caller=type(self).__name__)
         if self.chunk_size is not None:
             check_int("chunk_size", self.chunk_size)
+        check_int("verbose", self.verbose, 0)
         key = key_from_random_state(self.random_state)
         sweep = selection.bic_sweep(
             key, X, n_components=self.n_components, covariance_types=self.covariance_type,
             n_init=self.n_init, criterion=self.criterion, tol=self.tol,
             reg_covar=self.reg_covar, max_iter=self.max_iter, init_params=self.init_params,
-            chunk_size=self.chunk_size)
+            chunk_size=self.chunk_size, progress=print if self.verbose > 0 else None)
         k, ctype = sweep.best_n_components, sweep.best_covariance_type
         # The chosen fit is one the sweep already ran (same key as a standalone fit would
         # use): hand it to a GaussianMixture instead of fitting again. An int random_state

@@ -56,7 +56,7 @@ import numpy as np
 
 from bayesgmm import em, init, stats
 from bayesgmm.covariance import FAMILIES, check_covariance_type
-from bayesgmm.params import GMMParams
+from bayesgmm.params import GMMParams, check_shapes
 from bayesgmm.stats import SuffStats
 from bayesgmm.validation import (check_array, check_choice, check_int, check_n_samples,
                                  check_real, check_sample_weight, check_structure)
@@ -135,7 +135,7 @@ def online_init(params, covariance_type):
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"params.means must be floating point, got dtype {dtype}.")
     params = GMMParams(*(p.astype(dtype) for p in params))
-    _check_params_shapes(params, covariance_type)
+    check_shapes(params, covariance_type)
     n_components = params.means.shape[0]
     # Zero statistics shaped as the covariance family shapes them (K rows standing in for data).
     shapes = jax.eval_shape(
@@ -144,21 +144,6 @@ def online_init(params, covariance_type):
     empty = jax.tree.map(lambda s: jnp.zeros(s.shape, dtype), shapes)
     return OnlineState(params, empty, params.means, jnp.int32(0), jnp.zeros((), dtype),
                        jnp.asarray(jnp.nan, dtype))
-
-
-def _check_params_shapes(params, covariance_type):
-    if params.means.ndim != 2:
-        raise ValueError(f"params.means must have shape (K, d), got {params.means.shape}.")
-    n_components, n_features = params.means.shape
-    expected = FAMILIES[covariance_type].shape(n_components, n_features)
-    if params.weights.shape != (n_components,):
-        raise ValueError(f"params.weights has shape {params.weights.shape}, expected "
-                         f"({n_components},) to match params.means {params.means.shape}.")
-    if params.precisions_cholesky.shape != expected:
-        raise ValueError(f"params.precisions_cholesky has shape "
-                         f"{params.precisions_cholesky.shape}, but covariance_type "
-                         f"{covariance_type!r} with K={n_components}, d={n_features} needs "
-                         f"{expected}.")
 
 
 def initial_params(key, X, n_components, *, covariance_type="full", init_params="kmeans",
@@ -367,7 +352,7 @@ def online_step(state, X_batch, sample_weight=None, *, covariance_type, reg_cova
     check_real("learning_offset", learning_offset)
     check_int("warmup", warmup, low=0)
     check_real("reg_covar", reg_covar)
-    _check_params_shapes(state.params, covariance_type)
+    check_shapes(state.params, covariance_type, name="state.params")
     dtype = state.params.means.dtype
     n_components, n_features = state.params.means.shape
     X, w, xp = _check_batch(X_batch, sample_weight, dtype, n_features)

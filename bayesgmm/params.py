@@ -29,6 +29,28 @@ class GMMParams(NamedTuple):
     precisions_cholesky: jax.Array
 
 
+def check_shapes(params, covariance_type, *, name="params", n_components=None,
+                 n_features=None):
+    """Raise a ValueError unless ``params`` has the shapes of one mixture of
+    ``covariance_type`` (K and d read from its means, or the given ``n_components`` and
+    ``n_features``); ``name`` is how messages call the parameters."""
+    shape = tuple(jnp.shape(params.means))
+    if len(shape) != 2 or (n_components, n_features) != (None, None) and shape != (
+            n_components, n_features):
+        want = "(K, d)" if n_components is None else f"({n_components}, {n_features})"
+        raise ValueError(f"{name}.means has shape {shape}, expected {want}: the parameters "
+                         f"of one mixture.")
+    k, d = shape
+    if tuple(jnp.shape(params.weights)) != (k,):
+        raise ValueError(f"{name}.weights has shape {tuple(jnp.shape(params.weights))}, "
+                         f"expected ({k},) to match {name}.means {shape}.")
+    expected = covariance.FAMILIES[covariance_type].shape(k, d)
+    if tuple(jnp.shape(params.precisions_cholesky)) != expected:
+        raise ValueError(f"{name}.precisions_cholesky has shape "
+                         f"{tuple(jnp.shape(params.precisions_cholesky))}, but covariance_type "
+                         f"{covariance_type!r} with K={k}, d={d} needs {expected}.")
+
+
 def from_covariances(weights, means, covariances, covariance_type):
     """Build :class:`GMMParams` from covariances (shapes as in :mod:`bayesgmm.covariance`)."""
     family = covariance.FAMILIES[covariance_type]

@@ -9,7 +9,7 @@ import pytest
 
 from bayesgmm import bic_sweep, datasets
 from bayesgmm.bayes.kplus import kplus_prior
-from bayesgmm.compare import CompareResult, compare, empty_start, merge_sweeps
+from bayesgmm.compare import CompareResult, compare, empty_start
 from bayesgmm.covariance import COVARIANCE_TYPES, FAMILIES
 from bayesgmm.selection import bic_weights
 
@@ -63,19 +63,6 @@ def test_empty_start_gives_emptied_components_the_data_mean_and_covariance(faith
         np.testing.assert_allclose(start.precisions_cholesky[:2], fit.precisions_cholesky)
         for emptied in covariances[2:]:
             np.testing.assert_allclose(emptied, expected[covariance_type], rtol=1e-10)
-
-
-@pytest.mark.slow
-def test_merge_sweeps_equals_one_sweep_over_both_types():
-    X = datasets.load("galaxy").data
-    key = jax.random.key(3)
-    both = bic_sweep(key, X, n_components=range(1, 4), covariance_types=("diag", "spherical"))
-    merged = merge_sweeps([bic_sweep(key, X, n_components=range(1, 4), covariance_types=t)
-                           for t in ("diag", "spherical")])
-    np.testing.assert_allclose(merged.table["bic"], both.table["bic"], rtol=1e-10)
-    assert merged.best_index == both.best_index
-    with pytest.raises(ValueError, match="overlap"):
-        merge_sweeps([merged, merged])
 
 
 def test_compare_reports_bic_kplus_prior_and_diagnostics(galaxy_result):

@@ -245,7 +245,8 @@ def test_from_em_result_equals_the_fit_without_fitting_again(faithful, covarianc
 
 def test_from_em_result_refuses_a_batch_and_a_wrong_covariance_type(faithful):
     batch = bayesgmm.fit_em_batch(jax.random.key(0), np.stack([faithful] * 2), n_components=2)
-    with pytest.raises(ValueError, match=r"takes one fit: got weights of shape \(2, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"result.params.means has shape \(2, 2, 2\), expected \(K, d\)"):
         GaussianMixture.from_em_result(batch, covariance_type="full")
     one = bayesgmm.fit_em(jax.random.key(0), faithful, n_components=2, covariance_type="diag")
     with pytest.raises(ValueError, match=r"precisions_cholesky has shape \(2, 2\), but "

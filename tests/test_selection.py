@@ -285,3 +285,14 @@ def test_gaussian_mixture_ic_plots_its_sweep(faithful_data, tmp_path):
     fig = model.plot(tmp_path / "bic.png", criterion="aic")
     assert (tmp_path / "bic.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert fig.axes[0].get_ylabel() == "AIC (lower is better)"
+
+
+def test_sweep_progress_reports_each_covariance_type(faithful):
+    lines = []
+    sweep = selection.bic_sweep(jax.random.key(0), faithful, n_components=range(1, 4),
+                                covariance_types=("diag", "spherical"), progress=lines.append)
+    assert len(lines) == 2
+    best_diag = sweep.criterion_table("bic")["diag"]
+    assert lines[0].startswith("EM sweep      diag: K = 1..3, best BIC at K = "
+                               f"{min(best_diag, key=best_diag.get)}, ")
+    assert "spherical" in lines[1]

@@ -18,9 +18,9 @@ from numpyro.infer.initialization import init_to_sample, init_to_value
 from bayesgmm.bayes import model as gmm
 from bayesgmm.bayes import sampler
 from bayesgmm.bayes.sampler import CHAIN_METHODS, NUTS_FIELDS, weights_gibbs_fn
-from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm.covariance import check_covariance_type
 from bayesgmm.em import fit_em
-from bayesgmm.params import GMMParams
+from bayesgmm.params import GMMParams, check_shapes
 from bayesgmm.validation import check_choice, check_data, check_int, check_n_samples, check_real
 
 GUIDES = {
@@ -101,12 +101,8 @@ def _start(key, X, n_components, covariance_type, init, priors, ordered_means):
         raise ValueError(f"ordered_means needs one-dimensional data, got X.shape = {X.shape}.")
     if isinstance(init, GMMParams):
         start = GMMParams(*(jnp.asarray(a, X.dtype) for a in init))
-        expected = (n_components,), (n_components, X.shape[1]), FAMILIES[
-            covariance_type].shape(n_components, X.shape[1])
-        got = tuple(a.shape for a in start)
-        if got != expected:
-            raise ValueError(f"init parameters have shapes {got}; expected {expected} for "
-                             f"covariance_type={covariance_type!r}.")
+        check_shapes(start, covariance_type, name="init", n_components=n_components,
+                     n_features=X.shape[1])
         em = start
     elif init in ("em", "prior"):
         em = fit_em(key, X, n_components=n_components, covariance_type=covariance_type).params
