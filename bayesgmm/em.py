@@ -131,7 +131,7 @@ def keep_iterating(lower_bound, n_iter, converged, max_iter):
 
 
 def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
-            component_mask=None):
+            component_mask=None, trace_size=None):
     """Run EM from ``params`` until the lower bound changes by less than ``tol``.
 
     Parameters
@@ -142,16 +142,22 @@ def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
     params : GMMParams
     covariance_type : str, static
     tol, reg_covar : float arrays, shape ()
-    max_iter : int, static
+    max_iter : int, or int array of shape () (traced: one program serves every cap up to
+        ``trace_size``)
     component_mask : bool array, shape (K,), optional
         Keeps padded components at weight zero (see :func:`bayesgmm.stats.m_step`).
+    trace_size : int, static, optional
+        Length of the lower-bound trace, at least ``max_iter``; default ``max(max_iter, 1)``
+        (then ``max_iter`` must be a Python int).
 
     Returns
     -------
-    params, lower_bound, lower_bounds (max(max_iter, 1),), n_iter, converged
+    params, lower_bound, lower_bounds (trace_size,), n_iter, converged
     """
     dtype = params.means.dtype
-    trace = jnp.full((max(max_iter, 1),), jnp.nan, dtype)  # max_iter = 0: never written
+    if trace_size is None:
+        trace_size = max(int(max_iter), 1)
+    trace = jnp.full((trace_size,), jnp.nan, dtype)  # max_iter = 0: never written
 
     def cond(state):
         _, lower_bound, n_iter, _, converged = state
@@ -190,10 +196,17 @@ def _weighted_mean(X, sample_weight):
 
 
 def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask, *,
-                      covariance_type, max_iter, n_init, restart_batch_size, has_init):
-    """Restarts under ``lax.map``, each ``init_fn(key)`` then :func:`em_loop`; the best
-    finite lower bound wins. Everything is in the frame centred at ``shift`` until the
-    winner's means are shifted back."""
+                      covariance_type, max_iter, n_init, restart_batch_size, has_init,
+                      max_iter_capacity, n_init_capacity):
+    """Restarts in a loop, ``restart_batch_size`` at a time under ``vmap``, each
+    ``init_fn(key)`` then :func:`em_loop`; the first best finite lower bound wins. Everything
+    is in the frame centred at ``shift`` until the winner's means are shifted back.
+
+    ``n_init`` and ``max_iter`` may be traced (bounded by the static capacities): restart
+    ``i`` always starts from ``split(key, n_init_capacity)[i]``, which is
+    ``split(key, n_init)[i]`` (a split's keys do not depend on how many are drawn), so the
+    capacity never changes a result.
+    """
     def one_restart(restart_key):
         if has_init:  # every parameter given: nothing to draw
             params = GMMParams(*user_init)
@@ -201,25 +214,56 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
             params = init_fn(restart_key)
             params = GMMParams(*(p if u is None else u for p, u in zip(params, user_init)))
         return em_loop(statistics, params, covariance_type, tol=tol, reg_covar=reg_covar,
-                       max_iter=max_iter, component_mask=mask)
+                       max_iter=max_iter, component_mask=mask, trace_size=max_iter_capacity)
 
-    keys = jax.random.split(key, n_init)
-    params, bounds, n_iters, traces, converged = lax.map(one_restart, keys,
-                                                         batch_size=restart_batch_size)
-    # A restart failed when its bound or parameters are not finite; with max_iter = 0 no
-    # iteration ran and the bound is -inf by definition (scikit-learn's), not a failure.
-    finite = (jnp.isfinite(bounds) | (n_iters == 0)) & jnp.all(
-        jnp.stack([jnp.all(jnp.isfinite(p.reshape(n_init, -1)), axis=1) for p in params]), 0)
-    best = jnp.argmax(jnp.where(finite, bounds, -jnp.inf))
-    best_params = jax.tree.map(lambda p: p[best], params)
-    best_params = best_params._replace(means=best_params.means + shift)
-    return EMResult(best_params, bounds[best], traces[best], n_iters[best], converged[best],
-                    jnp.where(finite, bounds, jnp.nan))
+    batch = restart_batch_size
+    keys = jax.random.split(key, n_init_capacity)
+
+    def run_batch(first):
+        batch_keys = lax.dynamic_slice_in_dim(keys, first, batch)
+        if batch == 1:
+            return jax.tree.map(lambda a: a[None], one_restart(batch_keys[0]))
+        return jax.vmap(one_restart)(batch_keys)
+
+    def score(outcome, index):
+        params, bound, n_iter = outcome[0], outcome[1], outcome[2]
+        # A restart failed when its bound or parameters are not finite; with max_iter = 0 no
+        # iteration ran and the bound is -inf by definition (scikit-learn's), not a failure.
+        finite = (jnp.isfinite(bound) | (n_iter == 0)) & jnp.all(
+            jnp.stack([jnp.all(jnp.isfinite(p.reshape(batch, -1)), axis=1) for p in params]), 0)
+        finite = finite & (index < n_init)
+        return jnp.where(finite, bound, -jnp.inf), finite
+
+    def body(state):
+        first, best, best_score, restart_bounds = state
+        outcome = run_batch(first)
+        index = first + jnp.arange(batch)
+        scores, finite = score(outcome, index)
+        winner = jnp.argmax(scores)  # the first of equal scores, as an argmax over all
+        # The first restart is kept even when it failed, so that a fit in which every
+        # restart failed reports the failure (fit_em raises scikit-learn's error).
+        take = (first == 0) | (scores[winner] > best_score)
+        best = jax.tree.map(lambda old, new: jnp.where(take, new[winner], old), best, outcome)
+        restart_bounds = lax.dynamic_update_slice_in_dim(
+            restart_bounds, jnp.where(finite, outcome[1], jnp.nan), first, 0)
+        return (first + batch, best, jnp.where(take, scores[winner], best_score),
+                restart_bounds)
+
+    template = jax.eval_shape(one_restart, keys[0])
+    best = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), template)
+    dtype = template[1].dtype
+    start = (jnp.int32(0), best, jnp.asarray(-jnp.inf, dtype),
+             jnp.full((n_init_capacity,), jnp.nan, dtype))
+    _, best, _, restart_bounds = lax.while_loop(lambda state: state[0] < n_init, body, start)
+    params, bound, n_iter, trace, converged = best
+    params = params._replace(means=params.means + shift)
+    return EMResult(params, bound, trace, n_iter, converged, restart_bounds)
 
 
 def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init,
                  tol, reg_covar, n_active=None, *, n_components, covariance_type, max_iter,
-                 n_init, init_params, chunk_size, restart_batch_size, has_init):
+                 n_init, init_params, chunk_size, restart_batch_size, has_init,
+                 max_iter_capacity=None, n_init_capacity=None):
     """The whole EM fit, best of ``n_init`` restarts, as a traceable function (no jit).
 
     :func:`fit_em` validates its input and compiles this; :mod:`bayesgmm.selection` and
@@ -241,9 +285,16 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
         ``None`` (the default) is the ordinary unpadded fit, and the result for the active
         components equals the unpadded fit with ``n_components = n_active`` and the same key
         (initialisations ``kmeans``, ``k-means++``, ``random_from_data``).
-    n_components, covariance_type, max_iter, n_init, init_params, chunk_size,
-    restart_batch_size, has_init : static
+    max_iter, n_init : int, or int arrays of shape ()
+        As :func:`fit_em`. Traced values need the static capacities below; :func:`fit_em`
+        passes them traced, so that changing them does not compile a new program.
+    n_components, covariance_type, init_params, chunk_size, restart_batch_size,
+    has_init : static
         As :func:`fit_em`; ``has_init`` says that all three initial parameters are given.
+    max_iter_capacity, n_init_capacity : int, static, optional
+        Upper bounds of ``max_iter`` and ``n_init``: the length of ``lower_bounds`` and of
+        ``restart_lower_bounds`` (entries past ``n_iter`` / ``n_init`` are NaN). Default:
+        ``max(max_iter, 1)`` and ``n_init`` (then both must be Python ints).
 
     Returns
     -------
@@ -271,7 +322,19 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
 
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask,
                              covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
-                             restart_batch_size=restart_batch_size, has_init=has_init)
+                             restart_batch_size=restart_batch_size, has_init=has_init,
+                             **_capacities(max_iter, n_init, restart_batch_size,
+                                           max_iter_capacity, n_init_capacity))
+
+
+def _capacities(max_iter, n_init, restart_batch_size, max_iter_capacity, n_init_capacity):
+    """Static trace and restart lengths; the restart count rounds up to whole batches."""
+    if max_iter_capacity is None:
+        max_iter_capacity = max(int(max_iter), 1)
+    if n_init_capacity is None:
+        n_init_capacity = int(n_init)
+    n_init_capacity = -(-n_init_capacity // restart_batch_size) * restart_batch_size
+    return dict(max_iter_capacity=max_iter_capacity, n_init_capacity=n_init_capacity)
 
 
 def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
@@ -341,18 +404,21 @@ def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
 
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, None,
                              covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
-                             restart_batch_size=restart_batch_size, has_init=has_init)
+                             restart_batch_size=restart_batch_size, has_init=has_init,
+                             **_capacities(max_iter, n_init, restart_batch_size, None, None))
 
 
 def _n_shards(mesh, sample_axes):
     return math.prod(mesh.shape[a] for a in sample_axes)
 
 
-_STATIC = ("n_components", "covariance_type", "max_iter", "n_init", "init_params", "chunk_size",
+_STATIC = ("n_components", "covariance_type", "init_params", "chunk_size",
            "restart_batch_size", "has_init")
-_fit_em = jax.jit(fit_restarts, static_argnames=_STATIC)
+# max_iter and n_init are traced: a new value up to the capacities reuses the program.
+_fit_em = jax.jit(fit_restarts, static_argnames=_STATIC + ("max_iter_capacity",
+                                                           "n_init_capacity"))
 _fit_em_sharded = jax.jit(fit_restarts_sharded, static_argnames=_STATIC + (
-    "mesh", "sample_axes", "n_samples", "weighted"))
+    "max_iter", "n_init", "mesh", "sample_axes", "n_samples", "weighted"))
 
 
 FIT_FAILED_MESSAGE = (
@@ -438,9 +504,9 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     """
     check_covariance_type(covariance_type)
     mesh, sample_axes = sample_mesh(X, devices)
-    if mesh is None:
-        X = jnp.asarray(X)
-    elif not isinstance(X, jax.Array):
+    if not isinstance(X, jax.Array):
+        # Host data stay on the host until they are padded (below) or shard_rows copies
+        # each shard to its device.
         # Host data stay on the host until shard_rows copies each shard to its device.
         X = np.asarray(X)
     # X may be traced: only its shape and dtype are checked (the values by the callers that
@@ -458,26 +524,107 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         precisions_cholesky_init = FAMILIES[covariance_type].precisions_cholesky_from_precisions(
             as_dtype(precisions_init))
     has_init = all(a is not None for a in (weights_init, means_init, precisions_cholesky_init))
-    if chunk_size is None:
-        chunk_size = stats.default_chunk_size(n_samples, n_components, n_features)
+    n_init = 1 if has_init else int(n_init)
     inits = (as_dtype(weights_init), as_dtype(means_init), as_dtype(precisions_cholesky_init),
              jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype))
     statics = dict(n_components=int(n_components), covariance_type=covariance_type,
-                   max_iter=int(max_iter), n_init=1 if has_init else int(n_init),
-                   init_params=init_params, chunk_size=int(min(chunk_size, n_samples)),
-                   restart_batch_size=int(min(restart_batch_size, n_init)), has_init=has_init)
-    if mesh is None:
-        result = _fit_em(key, X, as_dtype(sample_weight), *inits, **statics)
-    else:
+                   init_params=init_params, restart_batch_size=int(min(restart_batch_size, n_init)),
+                   has_init=has_init)
+    if mesh is not None:
         X_sharded, weight_sharded = shard_rows(X, sample_weight, mesh, sample_axes)
         result = _fit_em_sharded(key, X_sharded, weight_sharded, *inits, mesh=mesh,
                                  sample_axes=sample_axes, n_samples=n_samples,
-                                 weighted=sample_weight is not None, **statics)
+                                 weighted=sample_weight is not None, max_iter=int(max_iter),
+                                 n_init=n_init, chunk_size=_chunk_size(chunk_size, X.shape,
+                                                                       n_components),
+                                 **statics)
+    elif isinstance(X, jax.core.Tracer):
+        # Under the caller's jit the shapes are the caller's: no padding, exact capacities.
+        result = _fit_em(key, X, as_dtype(sample_weight), *inits, max_iter=int(max_iter),
+                         n_init=n_init, chunk_size=_chunk_size(chunk_size, X.shape,
+                                                               n_components),
+                         **statics, **_capacities(max_iter, n_init, statics["restart_batch_size"],
+                                                  None, None))
+    else:
+        # One program per row bucket and capacity: padding rows weigh zero, and max_iter and
+        # n_init are traced, so refits with a new N, n_init or max_iter do not compile.
+        X_padded, weight = pad_rows(X, sample_weight, row_bucket(n_samples))
+        result = _fit_em(key, X_padded, as_dtype(weight), *inits, max_iter=int(max_iter),
+                         n_init=n_init, chunk_size=_chunk_size(chunk_size, X_padded.shape,
+                                                               n_components),
+                         **statics, max_iter_capacity=_capacity(max_iter, MIN_ITER_CAPACITY),
+                         n_init_capacity=_capacity(n_init, MIN_INIT_CAPACITY))
+        result = result._replace(lower_bounds=result.lower_bounds[:max(int(max_iter), 1)],
+                                 restart_lower_bounds=result.restart_lower_bounds[:n_init])
     if not isinstance(result.lower_bound, jax.core.Tracer):
         finite = all(bool(jnp.all(jnp.isfinite(p))) for p in result.params)
         if not finite or bool(jnp.isnan(result.lower_bound)):
             raise fit_failed_error(dtype)
     return result
+
+
+def _chunk_size(chunk_size, shape, n_components):
+    n_samples = shape[0]
+    if chunk_size is None:
+        chunk_size = stats.default_chunk_size(n_samples, n_components, shape[1])
+        # A chunk that divides the rows leaves no remainder chunk, whose code XLA would
+        # compile a second time (row buckets are multiples of large powers of two).
+        divisor = n_samples & -n_samples
+        if n_samples % chunk_size and divisor >= 256:
+            chunk_size = min(chunk_size, divisor)
+    return int(min(chunk_size, n_samples))
+
+
+#: Smallest row bucket: every data set of up to this many rows shares one program (EM on a
+#: thousand rows takes microseconds per iteration; compiling takes a second).
+MIN_ROW_BUCKET = 1024
+#: Above this many rows a fit costs far more than its compilation: no padding.
+MAX_ROW_BUCKET = 1 << 20
+#: Smallest capacities of the lower-bound trace and of the restarts (powers of two above).
+MIN_ITER_CAPACITY = 1024
+MIN_INIT_CAPACITY = 16
+
+
+def row_bucket(n_samples):
+    """The number of rows :func:`fit_em` pads ``n_samples`` rows to.
+
+    :data:`MIN_ROW_BUCKET` for small data, then 8 buckets per octave (at most 12.5% extra
+    rows, all of weight zero) up to :data:`MAX_ROW_BUCKET`; larger data are not padded.
+    """
+    if n_samples <= MIN_ROW_BUCKET:
+        return MIN_ROW_BUCKET
+    if n_samples >= MAX_ROW_BUCKET:
+        return n_samples
+    step = 1 << (n_samples.bit_length() - 4)
+    return -(-n_samples // step) * step
+
+
+def _capacity(value, minimum):
+    return max(minimum, 1 << max(int(value) - 1, 0).bit_length())
+
+
+def pad_rows(X, sample_weight, n_rows):
+    """``X`` padded to ``n_rows`` rows with copies of its last row, and weights that are zero
+    on the padding (ones, or ``sample_weight``, on the real rows).
+
+    A zero-weight row changes no statistic, no lower bound and no initialisation (every
+    initialiser draws rows in proportion to their weight), so the fit equals the unpadded
+    one. Copies of a real row keep the padding's log-densities finite (``0 * inf`` would be
+    NaN).
+
+    Returns
+    -------
+    X : array, shape (n_rows, d)
+    sample_weight : array, shape (n_rows,)
+    """
+    n_pad = n_rows - X.shape[0]
+    weight = (np.ones(X.shape[0], X.dtype) if sample_weight is None
+              else np.asarray(sample_weight, X.dtype))
+    if isinstance(X, np.ndarray):
+        return (np.concatenate([X, np.broadcast_to(X[-1:], (n_pad, X.shape[1]))]),
+                np.concatenate([weight, np.zeros(n_pad, X.dtype)]))
+    return (jnp.concatenate([X, jnp.broadcast_to(X[-1:], (n_pad, X.shape[1]))]),
+            np.concatenate([weight, np.zeros(n_pad, X.dtype)]))
 
 
 SAMPLE_AXIS = "samples"

@@ -176,7 +176,8 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
     covariance_type : str, static
     method : {"kmeans", "k-means++", "random", "random_from_data"}, static
         ``kmeans``: hard labels from Lloyd's k-means. ``k-means++`` and ``random_from_data``:
-        each component starts at one data point (k-means++ or uniformly chosen), with
+        each component starts at one data point (k-means++, or drawn uniformly, or in
+        proportion to ``sample_weight`` when it is given), with
         covariance ``reg_covar * I``, exactly as scikit-learn. ``random``: uniform random
         responsibilities normalised per row.
     reg_covar : float
@@ -219,11 +220,15 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
     if method == "k-means++":
         indices = kmeans_plusplus(key, X, n_components, sample_weight=sample_weight,
                                   n_active=n_active)
-    else:  # random_from_data
+    elif sample_weight is None:  # random_from_data
         indices = jax.random.choice(key, X.shape[0], (n_components,), replace=False)
+    else:  # random_from_data, rows drawn in proportion to their weight (padding: never)
+        indices = jax.random.choice(key, X.shape[0], (n_components,), replace=False,
+                                    p=sample_weight / jnp.sum(sample_weight))
     # One point per component: the point is the mean and the covariance is reg_covar * I.
-    # (jax.random.choice without replacement takes a prefix of one permutation, so the first
-    # n_active points are those an unpadded call would choose.) Padded components own no point.
+    # (jax.random.choice without replacement takes a prefix of one permutation, or of one
+    # Gumbel top-k order when weighted, so the first n_active points are those an unpadded
+    # call would choose.) Padded components own no point.
     eye = jnp.eye(n_components, dtype=dtype)
     if mask is not None:
         eye = eye * mask[None, :]

@@ -1,0 +1,136 @@
+"""Latency of small fits: a three-fit script in fresh processes, and refits in one process.
+
+Issue 12's cases, each side on the same data (Old Faithful, 272 x 2):
+
+1. ``script``: ``import`` + three small fits (K = 3 full with n_init = 10; K = 4 diag; K = 3 on
+   the first 200 rows), each in a fresh interpreter, wall time of the whole process.
+   bayesgmm runs it twice per repeat: first with an empty compilation cache folder (a new
+   user's first run), then again with that folder (the repeat run, the library's defaults).
+2. ``refit``: in one process, after a first fit, refits that change only N (271 rows),
+   n_init (5) or max_iter (200): the time of each refit and how many programs it compiled.
+
+Usage: python benchmarks/latency.py [--repeats 5] [--part script refit] [--x64]
+Prints medians of ``--repeats`` runs and ratios to scikit-learn.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SCRIPT = """
+import warnings
+warnings.simplefilter("ignore")
+{imports}
+import numpy as np
+X = np.loadtxt({path!r}, delimiter=",", skiprows=1)
+GaussianMixture(3, n_init=10, random_state=0).fit(X)
+GaussianMixture(4, covariance_type="diag", random_state=0).fit(X)
+GaussianMixture(3, random_state=0).fit(X[:200])
+"""
+
+
+def _faithful_path():
+    import bayesgmm.datasets
+    return os.path.join(os.path.dirname(bayesgmm.datasets.__file__), "faithful.csv")
+
+
+def _imports(which, x64):
+    if which == "sklearn":
+        return "from sklearn.mixture import GaussianMixture"
+    x64_line = "import jax; jax.config.update('jax_enable_x64', True)\n" if x64 else ""
+    return x64_line + "from bayesgmm import GaussianMixture"
+
+
+def _wall(code, env):
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    return time.perf_counter() - start
+
+
+def script(repeats, x64):
+    path = _faithful_path()
+    sk_code = SCRIPT.format(imports=_imports("sklearn", x64), path=path)
+    ours_code = SCRIPT.format(imports=_imports("bayesgmm", x64), path=path)
+    sk, first, repeat = [], [], []
+    for _ in range(repeats):
+        sk.append(_wall(sk_code, dict(os.environ)))
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, BAYESGMM_CACHE_DIR=cache)
+            first.append(_wall(ours_code, env))
+            repeat.append(_wall(ours_code, env))
+    sk, first, repeat = (statistics.median(t) for t in (sk, first, repeat))
+    print(f"\n1. Three-fit script, fresh process, medians of {repeats} "
+          f"({'float64' if x64 else 'default float32'} for bayesgmm):")
+    print(f"   scikit-learn                      {sk:6.2f} s")
+    print(f"   bayesgmm first run (empty cache)  {first:6.2f} s  = {first / sk:.2f}x scikit-learn")
+    print(f"   bayesgmm repeat run               {repeat:6.2f} s  = {repeat / sk:.2f}x scikit-learn")
+
+
+REFITS = {
+    "N = 271": lambda X: (X[:271], {}),
+    "n_init = 5": lambda X: (X, {"n_init": 5}),
+    "max_iter = 200": lambda X: (X, {"max_iter": 200}),
+    "N = 200, n_init = 3, max_iter = 50": lambda X: (X[:200], {"n_init": 3, "max_iter": 50}),
+}
+
+
+def refit(repeats, x64):
+    import jax
+    if x64:
+        jax.config.update("jax_enable_x64", True)
+    import numpy as np
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    from bayesgmm import GaussianMixture
+
+    X = np.loadtxt(_faithful_path(), delimiter=",", skiprows=1)
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiles.append(event)
+        if event == "/jax/core/compile/backend_compile_duration" else None)
+    GaussianMixture(3, random_state=0).fit(X)
+    print(f"\n2. Refits after GaussianMixture(3).fit(faithful), one process, medians of "
+          f"{repeats} ({'float64' if x64 else 'default float32'}):")
+    for name, change in REFITS.items():
+        data, params = change(X)
+        times, n_compiles = [], []
+        for r in range(repeats):
+            before = len(compiles)
+            start = time.perf_counter()
+            GaussianMixture(3, random_state=r, **params).fit(data)
+            times.append(time.perf_counter() - start)
+            n_compiles.append(len(compiles) - before)
+        sk = statistics.median(
+            _time(lambda: SkGaussianMixture(3, random_state=r, **params).fit(data))
+            for r in range(repeats))
+        ours = statistics.median(times)
+        print(f"   {name:<36} bayesgmm {ours * 1e3:7.1f} ms (first {times[0] * 1e3:7.1f} ms, "
+              f"{n_compiles[0]} compilations)  scikit-learn {sk * 1e3:6.1f} ms  "
+              f"ratio {ours / sk:.2f}")
+
+
+def _time(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--part", nargs="+", default=["script", "refit"],
+                        choices=["script", "refit"])
+    parser.add_argument("--x64", action="store_true", help="bayesgmm in float64")
+    args = parser.parse_args()
+    if "script" in args.part:
+        script(args.repeats, args.x64)
+    if "refit" in args.part:
+        refit(args.repeats, args.x64)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Refits that do not compile: row buckets, traced n_init and max_iter (issue 12).
+
+A program is counted by the size of the jitted function's cache: a refit that reuses a
+compiled program adds no entry.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bayesgmm import GaussianMixture, em
+
+sklearn_model_selection = pytest.importorskip("sklearn.model_selection")
+
+
+def programs():
+    return em._fit_em._cache_size()
+
+
+def test_row_bucket():
+    assert [em.row_bucket(n) for n in (1, 272, 1024)] == [1024] * 3
+    assert em.row_bucket(1025) == 1152  # 8 buckets per octave above the smallest
+    for n in (1025, 3000, 99_999, 100_000, 500_001, em.MAX_ROW_BUCKET - 1):
+        bucket = em.row_bucket(n)
+        assert n <= bucket < 1.125 * n + 1
+        assert em.row_bucket(bucket) == bucket
+    assert em.row_bucket(em.MAX_ROW_BUCKET + 7) == em.MAX_ROW_BUCKET + 7  # no padding
+
+
+def test_pad_rows_weights_only_the_real_rows(rng):
+    X = rng.normal(size=(5, 2))
+    padded, weight = em.pad_rows(X, None, 8)
+    assert padded.shape == (8, 2) and np.array_equal(padded[:5], X)
+    assert np.array_equal(padded[5:], np.repeat(X[-1:], 3, axis=0))
+    assert np.array_equal(weight, [1, 1, 1, 1, 1, 0, 0, 0])
+    _, weight = em.pad_rows(X, np.arange(5.0), 8)
+    assert np.array_equal(weight, [0, 1, 2, 3, 4, 0, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_padded_fit_equals_unpadded_fit_from_the_same_start(faithful, covariance_type, dtype):
+    # Zero-weight rows add exact zeros to every statistic; only the order in which XLA sums
+    # (reductions over 1024 rows instead of 272) differs, so the two agree to rounding, not
+    # bit for bit.
+    X = np.asarray(faithful, dtype)
+    family_shape = {"full": (3, 2, 2), "tied": (2, 2), "diag": (3, 2), "spherical": (3,)}
+    start = dict(weights_init=np.full(3, 1 / 3), means_init=X[[0, 100, 200]],
+                 precisions_cholesky_init=np.broadcast_to(
+                     0.3 * (np.eye(2) if covariance_type in ("full", "tied") else 1.0),
+                     family_shape[covariance_type]))
+    padded = em.fit_em(jax.random.key(0), X, n_components=3, covariance_type=covariance_type,
+                       **start)
+    unpadded = em._fit_em(
+        jax.random.key(0), jnp.asarray(X), None,
+        *(jnp.asarray(start[k], dtype) for k in ("weights_init", "means_init",
+                                                 "precisions_cholesky_init")),
+        jnp.asarray(1e-3, dtype), jnp.asarray(1e-6, dtype), n_components=3,
+        covariance_type=covariance_type, max_iter=100, n_init=1, init_params="kmeans",
+        chunk_size=272, restart_batch_size=1, has_init=True, max_iter_capacity=100,
+        n_init_capacity=1)
+    assert padded.params.means.dtype == dtype
+    assert int(padded.n_iter) == int(unpadded.n_iter)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    for a, b in zip(padded.params, unpadded.params):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(padded.lower_bound, unpadded.lower_bound, rtol=rtol)
+    np.testing.assert_allclose(padded.lower_bounds, unpadded.lower_bounds, rtol=rtol)
+
+
+def test_loops_over_n_init_and_max_iter_compile_once(rng):
+    X = rng.normal(size=(301, 3))
+    before = programs()
+    results = [em.fit_em(jax.random.key(0), X, n_components=2, n_init=n_init, max_iter=max_iter)
+               for n_init in (1, 2, 5, 16) for max_iter in (0, 1, 7, 100, 1024)]
+    assert programs() - before == 1
+    for r, (n_init, max_iter) in zip(results, [(a, b) for a in (1, 2, 5, 16)
+                                               for b in (0, 1, 7, 100, 1024)]):
+        assert r.restart_lower_bounds.shape == (n_init,)
+        assert r.lower_bounds.shape == (max(max_iter, 1),)
+        assert int(r.n_iter) <= max_iter
+    # More restarts than the capacity: one new program, then reused.
+    em.fit_em(jax.random.key(0), X, n_components=2, n_init=17, max_iter=5)
+    em.fit_em(jax.random.key(0), X, n_components=2, n_init=30, max_iter=5)
+    assert programs() - before == 2
+
+
+def test_restart_results_do_not_depend_on_the_restart_count(faithful):
+    # Restart i starts from split(key, n_init)[i] whatever n_init is: the best of the first
+    # three restarts of a ten-restart fit is the three-restart fit.
+    three = em.fit_em(jax.random.key(3), faithful, n_components=4, n_init=3)
+    ten = em.fit_em(jax.random.key(3), faithful, n_components=4, n_init=10)
+    np.testing.assert_array_equal(three.restart_lower_bounds, ten.restart_lower_bounds[:3])
+    assert float(ten.lower_bound) >= float(three.lower_bound)
+
+
+def test_grid_search_over_unequal_folds_compiles_once(faithful):
+    search = sklearn_model_selection.GridSearchCV(
+        GaussianMixture(covariance_type="diag", random_state=0),
+        {"n_components": [2], "n_init": [1, 3], "max_iter": [20, 50]}, cv=5)
+    before = programs()
+    search.fit(faithful[:271])  # folds of 216 and 217 training rows
+    assert programs() - before == 1
+
+
+def test_bootstrap_of_subsamples_compiles_once(faithful, rng):
+    before = programs()
+    for n in (150, 200, 250, 272):
+        rows = rng.choice(len(faithful), n, replace=True)
+        GaussianMixture(2, covariance_type="spherical", random_state=0).fit(faithful[rows])
+    assert programs() - before == 1
