@@ -23,7 +23,7 @@ The public API:
 
 import importlib
 
-from bayesgmm import datasets, density, online
+from bayesgmm import config, datasets, density, online
 from bayesgmm.em import EMResult, fit_em
 from bayesgmm.estimator import GaussianMixture
 from bayesgmm.estimator_ic import GaussianMixtureIC, select
@@ -35,6 +35,10 @@ from bayesgmm.resampling import BootstrapResult, bootstrap, fit_em_batch
 from bayesgmm.selection import SweepResult, bic_sweep
 
 __version__ = "0.1.0"
+
+# Compiled programs are kept on disk so that a script's second run does not compile them
+# again; see bayesgmm.config for the reason and for how to turn it off.
+config.use_default_cache()
 
 # The Bayesian route imports NumPyro; load it only when one of its names is first used, so
 # that `import bayesgmm` stays quick for EM-only scripts and the command line.

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from bayesgmm import datasets, plots, report
-from bayesgmm.config import enable_compilation_cache
+from bayesgmm.config import disable_compilation_cache
 from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.exceptions import DivergenceWarning
 
@@ -71,7 +71,7 @@ def _add_input_options(parser):
                         help="compute in float64 (enables JAX's x64 mode for this run)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cache", action="store_true",
-                        help="do not use the persistent compilation cache")
+                        help="do not use the persistent compilation cache (see bayesgmm.config)")
 
 
 def _out_dir(args):
@@ -317,6 +317,6 @@ def main(argv=None):
     if args.float64:
         import jax
         jax.config.update("jax_enable_x64", True)  # the command's choice, never the library's
-    if not args.no_cache:
-        enable_compilation_cache()
+    if args.no_cache:
+        disable_compilation_cache()
     return args.func(args)

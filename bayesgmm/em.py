@@ -554,8 +554,10 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                                                                n_components),
                          **statics, max_iter_capacity=_capacity(max_iter, MIN_ITER_CAPACITY),
                          n_init_capacity=_capacity(n_init, MIN_INIT_CAPACITY))
-        result = result._replace(lower_bounds=result.lower_bounds[:max(int(max_iter), 1)],
-                                 restart_lower_bounds=result.restart_lower_bounds[:n_init])
+        # Cut to the documented lengths on the host (a device slice compiles per length).
+        result = result._replace(
+            lower_bounds=np.asarray(result.lower_bounds)[:max(int(max_iter), 1)],
+            restart_lower_bounds=np.asarray(result.restart_lower_bounds)[:n_init])
     if not isinstance(result.lower_bound, jax.core.Tracer):
         finite = all(bool(jnp.all(jnp.isfinite(p))) for p in result.params)
         if not finite or bool(jnp.isnan(result.lower_bound)):

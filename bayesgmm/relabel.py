@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from scipy.optimize import linear_sum_assignment
 
 from bayesgmm import density
 from bayesgmm.covariance import FAMILIES
@@ -109,6 +108,9 @@ def hungarian(costs):
         ``perm[..., k]``: the fitted component that gets reference label k. A fit with a
         non-finite cost (numerically broken) keeps its own labels.
     """
+    # scipy.optimize takes a third of a second to import: only when relabelling.
+    from scipy.optimize import linear_sum_assignment
+
     costs = np.asarray(costs)
     batch, n_components = costs.shape[:-2], costs.shape[-1]
     flat = costs.reshape((-1, n_components, n_components))

@@ -154,6 +154,8 @@ def reduce_chunks(chunk_fn, X, sample_weight, chunk_size):
                    else lax.dynamic_slice_in_dim(sample_weight, start, size))
         return lax.dynamic_slice_in_dim(X, start, size), weights
 
+    if n_full == 1 and not remainder:  # one chunk: no loop for XLA to compile
+        return chunk_fn(jnp.int32(0), *chunk(0, chunk_size))
     total = None
     if n_full:
         def body(i, acc):

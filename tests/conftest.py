@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from bayesgmm.config import enable_compilation_cache
+from bayesgmm.config import disable_compilation_cache, enable_compilation_cache
 
 jax.config.update("jax_enable_x64", True)
 
@@ -20,7 +20,9 @@ jax.config.update("jax_enable_x64", True)
 # disables it; BAYESGMM_TEST_CACHE=DIR moves it.
 _cache = os.environ.get("BAYESGMM_TEST_CACHE",
                         os.path.join(os.path.expanduser("~"), ".cache", "bayesgmm", "jax-tests"))
-if _cache != "off":
+if _cache == "off":
+    disable_compilation_cache()
+else:
     enable_compilation_cache(_cache)
 
 
