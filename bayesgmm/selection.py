@@ -5,15 +5,20 @@ the largest K and a mask says which exist (:func:`bayesgmm.em.fit_restarts` with
 Padded components have weight exactly zero, so the shared density gives them ``-inf``: they take
 no responsibility, add nothing to the statistics or to the likelihood, and are not counted as
 parameters. A sweep over K = 1..9 and the four covariance types compiles four programs, not 36.
+On large data, where fitting costs more than compiling, the K grid is split into up to three
+groups per type, each padded to its own largest K (:func:`k_groups`). ``n_init`` and
+``max_iter`` are traced: a sweep with other values reuses the programs.
 
 Sign convention: scikit-learn's, ``BIC = -2 log L + p log N``, lower is better. R's mclust
 reports ``2 log L - p log N`` (higher is better): the same numbers with the opposite sign.
 """
 
 import collections
+import concurrent.futures
 import functools
 import math
 import numbers
+import os
 import time
 from typing import NamedTuple
 
@@ -128,6 +133,38 @@ def _unpad(params, n_components, covariance_type):
     return GMMParams(params.weights[:n_components], params.means[:n_components], prec)
 
 
+#: Data size (N d K_max numbers) above which a sweep splits the K grid into up to three
+#: programs per covariance type (:func:`k_groups`).
+K_GROUP_MIN_SIZE = 1 << 20
+
+
+def k_groups(grid, n_samples, n_features):
+    """The K values that share one compiled program, each group padded to its largest K.
+
+    Small data: one group (compiling a program costs more than padding every K to the
+    largest). Large data, where the fits cost more than compiling: up to three groups,
+    ``K <= K_max / 4``, ``K <= K_max / 2`` and the rest, so that a fit pays for at most about
+    twice its components (K = 1..9: 57 padded components instead of 81, for 45 real ones).
+    """
+    top = grid[-1]
+    if n_samples * n_features * top < K_GROUP_MIN_SIZE:
+        return [grid]
+    groups = [[k for k in grid if k <= top / 4], [k for k in grid if top / 4 < k <= top / 2],
+              [k for k in grid if k > top / 2]]
+    return [group for group in groups if group]
+
+
+def _pad_components(params, n_components, covariance_type):
+    """Stacked parameters (leading axis over a K group) padded with weightless components."""
+    def pad(a, fill):
+        width = [(0, 0)] * a.ndim
+        width[1] = (0, n_components - a.shape[1])
+        return np.pad(a, width, constant_values=fill)
+    prec = params.precisions_cholesky
+    return GMMParams(pad(params.weights, 0.0), pad(params.means, 0.0),
+                     prec if covariance_type == "tied" else pad(prec, 1.0))
+
+
 def _check_criterion(criterion):
     return check_choice("criterion", criterion, CRITERIA)
 
@@ -171,10 +208,11 @@ def _log_lik_and_entropy(X, params, covariance_type, chunk_size):
 
 
 @functools.partial(jax.jit, static_argnames=(
-    "max_components", "covariance_type", "max_iter", "n_init", "init_params", "chunk_size",
-    "k_batch_size", "restart_batch_size"))
-def _sweep_one_type(key, X, grid, tol, reg_covar, *, max_components, covariance_type, max_iter,
-                    n_init, init_params, chunk_size, k_batch_size, restart_batch_size):
+    "max_components", "covariance_type", "init_params", "chunk_size", "k_batch_size",
+    "restart_batch_size", "max_iter_capacity", "n_init_capacity"))
+def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, *, max_components,
+                    covariance_type, init_params, chunk_size, k_batch_size, restart_batch_size,
+                    max_iter_capacity, n_init_capacity):
     TRACE_COUNTS[covariance_type] += 1  # runs at trace time only
 
     # Every K uses the same key, so each row equals fit_em(key, X, n_components=K, ...).
@@ -183,7 +221,8 @@ def _sweep_one_type(key, X, grid, tol, reg_covar, *, max_components, covariance_
             key, X, None, None, None, None, tol, reg_covar, n_active,
             n_components=max_components, covariance_type=covariance_type, max_iter=max_iter,
             n_init=n_init, init_params=init_params, chunk_size=chunk_size,
-            restart_batch_size=restart_batch_size, has_init=False)
+            restart_batch_size=restart_batch_size, has_init=False,
+            max_iter_capacity=max_iter_capacity, n_init_capacity=n_init_capacity)
         # Evaluate around the data mean, as the fit itself does, for float32's sake.
         centre = jnp.mean(X, axis=0)
         centred = result.params._replace(means=result.params.means - centre)
@@ -213,7 +252,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     negate these values to compare.
 
     Each covariance type is one compiled program that fits every K of the grid (padded to the
-    largest K; see the module docstring), so a sweep compiles once per type. Every row uses the
+    largest K; on large data up to three, see :func:`k_groups`). Every row uses the
     same ``key``: row (type, K) equals ``fit_em(key, X, n_components=K, covariance_type=type,
     n_init=n_init, ...)``.
 
@@ -265,42 +304,61 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     if chunk_size is None:
         chunk_size = stats.default_chunk_size(n_samples, max_components, n_features)
     dtype = X.dtype
-    grid_array = jnp.asarray(grid, jnp.int32)
+    restart_batch_size = min(restart_batch_size, n_init)
+    settings = (jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype), max_iter, n_init)
+    capacities = dict(max_iter_capacity=em._capacity(max_iter, em.MIN_ITER_CAPACITY),
+                      n_init_capacity=em._capacity(n_init, em.MIN_INIT_CAPACITY))
 
+    def fit_group(ctype, group):
+        result, log_lik, entropy = _sweep_one_type(
+            key, X, jnp.asarray(group, jnp.int32), *settings, max_components=group[-1],
+            covariance_type=ctype, init_params=init_params,
+            chunk_size=int(min(chunk_size, n_samples)),
+            k_batch_size=min(k_batch_size, len(group)),
+            restart_batch_size=restart_batch_size, **capacities)
+        result = jax.tree.map(np.asarray, result)
+        result = result._replace(lower_bounds=result.lower_bounds[:, :max(max_iter, 1)],
+                                 restart_lower_bounds=result.restart_lower_bounds[:, :n_init],
+                                 params=_pad_components(result.params, max_components, ctype))
+        return result, log_lik, entropy
+
+    # The programs (one per type and K group) are compiled and run from a pool of threads:
+    # XLA compiles and runs them outside Python's lock, so on a multi-core CPU a cold sweep
+    # compiles several programs at once (Old Faithful, 2 cores: see benchmarks/README.md).
+    groups = k_groups(grid, n_samples, n_features)
+    start = time.perf_counter()
     columns = collections.defaultdict(list)
     fits = {}
-    for ctype in types:
-        start = time.perf_counter()
-        result, log_lik, entropy = _sweep_one_type(
-            key, X, grid_array, jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype),
-            max_components=max_components, covariance_type=ctype, max_iter=max_iter,
-            n_init=n_init, init_params=init_params,
-            chunk_size=int(min(chunk_size, n_samples)),
-            k_batch_size=min(k_batch_size, len(grid)),
-            restart_batch_size=min(restart_batch_size, n_init))
-        result = jax.tree.map(np.asarray, result)
-        fits[ctype] = result
-        log_lik, entropy = np.asarray(log_lik, np.float64), np.asarray(entropy, np.float64)
-        finite = np.isfinite(result.lower_bound) & np.isfinite(log_lik) & np.all(
-            [np.all(np.isfinite(p.reshape(len(grid), -1)), axis=1) for p in result.params],
-            axis=0)
-        n_params = np.array([_n_parameters(k, n_features, ctype) for k in grid])
-        bic = np.where(finite, -2 * log_lik + n_params * math.log(n_samples), np.nan)
-        columns["covariance_type"].extend([ctype] * len(grid))
-        columns["n_components"].extend(grid)
-        columns["log_likelihood"].extend(np.where(finite, log_lik, np.nan))
-        columns["n_parameters"].extend(n_params)
-        columns["bic"].extend(bic)
-        columns["aic"].extend(np.where(finite, -2 * log_lik + 2 * n_params, np.nan))
-        columns["icl"].extend(bic + 2 * entropy)
-        columns["lower_bound"].extend(np.where(finite, result.lower_bound, np.nan))
-        columns["converged"].extend(finite & result.converged)
-        columns["n_iter"].extend(result.n_iter)
-        if progress is not None:
-            scores = columns[criterion][-len(grid):]
-            best_k = grid[int(np.nanargmin(scores))] if np.any(np.isfinite(scores)) else None
-            progress(f"EM sweep {ctype:>9}: K = {grid[0]}..{grid[-1]}, best "
-                     f"{criterion.upper()} at K = {best_k}, {time.perf_counter() - start:.1f} s")
+    with concurrent.futures.ThreadPoolExecutor(
+            min(len(types) * len(groups), os.cpu_count() or 1)) as pool:
+        pending = {ctype: [pool.submit(fit_group, ctype, group) for group in groups]
+                   for ctype in types}
+        for ctype in types:
+            result, log_lik, entropy = jax.tree.map(lambda *a: np.concatenate(a),
+                                                    *(task.result() for task in pending[ctype]))
+            fits[ctype] = result
+            log_lik, entropy = np.asarray(log_lik, np.float64), np.asarray(entropy, np.float64)
+            finite = np.isfinite(result.lower_bound) & np.isfinite(log_lik) & np.all(
+                [np.all(np.isfinite(p.reshape(len(grid), -1)), axis=1) for p in result.params],
+                axis=0)
+            n_params = np.array([_n_parameters(k, n_features, ctype) for k in grid])
+            bic = np.where(finite, -2 * log_lik + n_params * math.log(n_samples), np.nan)
+            columns["covariance_type"].extend([ctype] * len(grid))
+            columns["n_components"].extend(grid)
+            columns["log_likelihood"].extend(np.where(finite, log_lik, np.nan))
+            columns["n_parameters"].extend(n_params)
+            columns["bic"].extend(bic)
+            columns["aic"].extend(np.where(finite, -2 * log_lik + 2 * n_params, np.nan))
+            columns["icl"].extend(bic + 2 * entropy)
+            columns["lower_bound"].extend(np.where(finite, result.lower_bound, np.nan))
+            columns["converged"].extend(finite & result.converged)
+            columns["n_iter"].extend(result.n_iter)
+            if progress is not None:
+                scores = columns[criterion][-len(grid):]
+                best_k = grid[int(np.nanargmin(scores))] if np.any(np.isfinite(scores)) else None
+                progress(f"EM sweep {ctype:>9}: K = {grid[0]}..{grid[-1]}, best "
+                         f"{criterion.upper()} at K = {best_k}, done after "
+                         f"{time.perf_counter() - start:.1f} s")
     table = {name: np.asarray(values) for name, values in columns.items()}
     scores = table[criterion]
     if not np.any(np.isfinite(scores)):

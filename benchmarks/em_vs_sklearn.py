@@ -24,6 +24,10 @@ import subprocess
 import sys
 import time
 
+# "Cold" means compiling: keep bayesgmm's persistent compilation cache (on by default) off in
+# this process and in the interpreters it starts.
+os.environ["BAYESGMM_CACHE_DIR"] = "off"
+
 import jax
 
 jax.config.update("jax_enable_x64", True)  # the benchmark needs both dtypes; the library never sets it

@@ -149,19 +149,45 @@ def test_padded_kmeans_plusplus_seeds_as_unpadded(rng, k):
 
 
 def test_sweep_compiles_once_per_covariance_type(rng):
-    X = rng.normal(size=(60, 2))
+    X = rng.normal(size=(61, 2))  # a shape no other test sweeps, so not in the jit cache
     X[:30] += 4.0
     before = selection.TRACE_COUNTS.copy()
-    # max_iter=37 is used by no other test, so these programs cannot be in the jit cache.
-    kwargs = dict(n_components=range(1, 6), covariance_types=("diag", "spherical"),
-                  max_iter=37)
-    selection.bic_sweep(KEY, X, **kwargs)
+    kwargs = dict(n_components=range(1, 6), covariance_types=("diag", "spherical"))
+    selection.bic_sweep(KEY, X, max_iter=37, **kwargs)
     after_first = selection.TRACE_COUNTS.copy()
     assert after_first["diag"] - before["diag"] == 1
     assert after_first["spherical"] - before["spherical"] == 1
     assert sum((after_first - before).values()) == 2
-    selection.bic_sweep(jax.random.key(1), X + 1.0, **kwargs)  # new key and data: no retrace
+    # New key, data, restarts and iteration cap: no retrace (n_init and max_iter are traced).
+    again = selection.bic_sweep(jax.random.key(1), X + 1.0, max_iter=12, n_init=3, **kwargs)
     assert selection.TRACE_COUNTS == after_first
+    assert again.fits["diag"].restart_lower_bounds.shape == (5, 3)
+    assert again.fits["diag"].lower_bounds.shape == (5, 12)
+    assert np.all(again.table["n_iter"] <= 12)
+
+
+def test_k_groups():
+    assert selection.k_groups([1, 2, 3], 272, 2) == [[1, 2, 3]]  # small data: one program
+    big = selection.K_GROUP_MIN_SIZE
+    assert selection.k_groups(list(range(1, 10)), big, 1) == [[1, 2], [3, 4], [5, 6, 7, 8, 9]]
+    assert selection.k_groups([2, 7, 8], big, 1) == [[2], [7, 8]]
+    assert selection.k_groups([4], big, 1) == [[4]]
+
+
+def test_sweep_in_k_groups_equals_one_program(faithful_data, monkeypatch):
+    # Padding each K to its group's largest K instead of the grid's changes only the shapes
+    # XLA sums over: the same fits to rounding.
+    kwargs = dict(n_components=range(1, 7), covariance_types=("full", "tied"), n_init=2)
+    one = selection.bic_sweep(KEY, faithful_data, **kwargs)
+    monkeypatch.setattr(selection, "K_GROUP_MIN_SIZE", 1)
+    grouped = selection.bic_sweep(KEY, faithful_data, **kwargs)
+    for column in ("bic", "log_likelihood", "lower_bound", "n_iter"):
+        np.testing.assert_allclose(grouped.table[column], one.table[column], rtol=1e-9)
+    for ctype in kwargs["covariance_types"]:
+        for a, b in zip(grouped.fits[ctype].params, one.fits[ctype].params):
+            assert a.shape == b.shape
+        np.testing.assert_allclose(grouped.fit_result(ctype, 4).params.means,
+                                   one.fit_result(ctype, 4).params.means, rtol=1e-8)
 
 
 def test_sweep_in_float32_matches_float64(faithful_sweep, faithful_data):
