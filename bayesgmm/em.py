@@ -548,7 +548,8 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     else:
         # One program per row bucket and capacity: padding rows weigh zero, and max_iter and
         # n_init are traced, so refits with a new N, n_init or max_iter do not compile.
-        X_padded, weight = pad_rows(X, sample_weight, row_bucket(n_samples))
+        X_padded, weight = ((X, sample_weight) if n_samples >= MAX_ROW_BUCKET
+                            else pad_rows(X, sample_weight, row_bucket(n_samples)))
         result = _fit_em(key, X_padded, as_dtype(weight), *inits, max_iter=int(max_iter),
                          n_init=n_init, chunk_size=_chunk_size(chunk_size, X_padded.shape,
                                                                n_components),
@@ -622,6 +623,8 @@ def pad_rows(X, sample_weight, n_rows):
     n_pad = n_rows - X.shape[0]
     weight = (np.ones(X.shape[0], X.dtype) if sample_weight is None
               else np.asarray(sample_weight, X.dtype))
+    if not n_pad:
+        return X, weight
     if isinstance(X, np.ndarray):
         return (np.concatenate([X, np.broadcast_to(X[-1:], (n_pad, X.shape[1]))]),
                 np.concatenate([weight, np.zeros(n_pad, X.dtype)]))

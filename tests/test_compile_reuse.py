@@ -106,7 +106,7 @@ def test_grid_search_over_unequal_folds_compiles_once(faithful):
 
 def test_bootstrap_of_subsamples_compiles_once(faithful, rng):
     before = programs()
-    for n in (150, 200, 250, 272):
+    for n in (150, 200, 250, 272, 1024):  # 1024: a bucket's exact size, no padding
         rows = rng.choice(len(faithful), n, replace=True)
         GaussianMixture(2, covariance_type="spherical", random_state=0).fit(faithful[rows])
     assert programs() - before == 1
