@@ -491,6 +491,16 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     Returns
     -------
     EMResult
+        ``lower_bounds`` and ``restart_lower_bounds`` are NumPy arrays unless X is traced.
+
+    Notes
+    -----
+    Compiled programs are reused across fits (README, "Compilation"): the rows are padded to
+    :func:`row_bucket` rows with zero-weight rows (:func:`pad_rows`), and ``max_iter`` and
+    ``n_init`` are arguments of the program up to capacities that grow in powers of two
+    (at least 1024 iterations and 16 restarts). So a new N, ``max_iter`` or ``n_init``
+    does not compile again. Restart ``i`` starts from ``split(key, n_init)[i]`` whatever
+    ``n_init`` is. Under the caller's ``jit`` (X traced) nothing is padded.
 
     Raises
     ------
