@@ -131,7 +131,7 @@ def keep_iterating(lower_bound, n_iter, converged, max_iter):
 
 
 def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
-            component_mask=None):
+            component_mask=None, previous_lower_bound=None):
     """Run EM from ``params`` until the lower bound changes by less than ``tol``.
 
     Parameters
@@ -145,10 +145,16 @@ def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
     max_iter : int, static
     component_mask : bool array, shape (K,), optional
         Keeps padded components at weight zero (see :func:`bayesgmm.stats.m_step`).
+    previous_lower_bound : float array, shape (), optional
+        What the first iteration's convergence test compares against: the lower bound a
+        previous fit ended with, when ``params`` is that fit's result (scikit-learn's warm
+        start), so that a fit continued ``max_iter`` iterations at a time converges. Default
+        ``-inf``: a fresh start never converges at its first iteration.
 
     Returns
     -------
     params, lower_bound, lower_bounds (max(max_iter, 1),), n_iter, converged
+        With ``max_iter = 0`` the returned lower bound is ``previous_lower_bound``.
     """
     dtype = params.means.dtype
     trace = jnp.full((max(max_iter, 1),), jnp.nan, dtype)  # max_iter = 0: never written
@@ -164,7 +170,8 @@ def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
             reg_covar=reg_covar, component_mask=component_mask)
         return new_params, new_bound, n_iter + 1, trace.at[n_iter].set(new_bound), converged
 
-    start = (params, jnp.asarray(-jnp.inf, dtype), jnp.int32(0), trace, jnp.array(False))
+    bound = -jnp.inf if previous_lower_bound is None else previous_lower_bound
+    start = (params, jnp.asarray(bound, dtype), jnp.int32(0), trace, jnp.array(False))
     return lax.while_loop(cond, body, start)
 
 
@@ -190,7 +197,8 @@ def _weighted_mean(X, sample_weight):
 
 
 def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask, *,
-                      covariance_type, max_iter, n_init, restart_batch_size, has_init):
+                      covariance_type, max_iter, n_init, restart_batch_size, has_init,
+                      previous_lower_bound=None):
     """Restarts under ``lax.map``, each ``init_fn(key)`` then :func:`em_loop`; the best
     finite lower bound wins. Everything is in the frame centred at ``shift`` until the
     winner's means are shifted back."""
@@ -201,11 +209,15 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
             params = init_fn(restart_key)
             params = GMMParams(*(p if u is None else u for p, u in zip(params, user_init)))
         return em_loop(statistics, params, covariance_type, tol=tol, reg_covar=reg_covar,
-                       max_iter=max_iter, component_mask=mask)
+                       max_iter=max_iter, component_mask=mask,
+                       previous_lower_bound=previous_lower_bound)
 
     keys = jax.random.split(key, n_init)
     params, bounds, n_iters, traces, converged = lax.map(one_restart, keys,
                                                          batch_size=restart_batch_size)
+    # No iteration ran: no lower bound either (-inf, scikit-learn's), also when a warm start
+    # handed the loop the previous fit's bound.
+    bounds = jnp.where(n_iters == 0, -jnp.inf, bounds)
     # A restart failed when its bound or parameters are not finite; with max_iter = 0 no
     # iteration ran and the bound is -inf by definition (scikit-learn's), not a failure.
     finite = (jnp.isfinite(bounds) | (n_iters == 0)) & jnp.all(
@@ -218,7 +230,7 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
 
 
 def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init,
-                 tol, reg_covar, n_active=None, *, n_components, covariance_type, max_iter,
+                 tol, reg_covar, n_active=None, previous_lower_bound=None, *, n_components, covariance_type, max_iter,
                  n_init, init_params, chunk_size, restart_batch_size, has_init):
     """The whole EM fit, best of ``n_init`` restarts, as a traceable function (no jit).
 
@@ -241,6 +253,9 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
         ``None`` (the default) is the ordinary unpadded fit, and the result for the active
         components equals the unpadded fit with ``n_components = n_active`` and the same key
         (initialisations ``kmeans``, ``k-means++``, ``random_from_data``).
+    previous_lower_bound : float array, shape (), optional
+        The lower bound of the fit whose result is the given start (a warm start); see
+        :func:`em_loop`.
     n_components, covariance_type, max_iter, n_init, init_params, chunk_size,
     restart_batch_size, has_init : static
         As :func:`fit_em`; ``has_init`` says that all three initial parameters are given.
@@ -271,11 +286,13 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
 
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask,
                              covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
-                             restart_batch_size=restart_batch_size, has_init=has_init)
+                             restart_batch_size=restart_batch_size, has_init=has_init,
+                             previous_lower_bound=previous_lower_bound)
 
 
 def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
-                         precisions_cholesky_init, tol, reg_covar, *, mesh, sample_axes,
+                         precisions_cholesky_init, tol, reg_covar, previous_lower_bound=None,
+                         *, mesh, sample_axes,
                          n_samples, weighted, n_components, covariance_type, max_iter, n_init,
                          init_params, chunk_size, restart_batch_size, has_init):
     """:func:`fit_restarts` on data sharded along the sample axis (traceable, no jit).
@@ -341,7 +358,8 @@ def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
 
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, None,
                              covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
-                             restart_batch_size=restart_batch_size, has_init=has_init)
+                             restart_batch_size=restart_batch_size, has_init=has_init,
+                             previous_lower_bound=previous_lower_bound)
 
 
 def _n_shards(mesh, sample_axes):
@@ -371,7 +389,7 @@ def fit_failed_error(dtype):
 def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6,
            max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
            precisions_init=None, precisions_cholesky_init=None, sample_weight=None,
-           chunk_size=None, restart_batch_size=1, devices=None):
+           chunk_size=None, restart_batch_size=1, devices=None, previous_lower_bound=None):
     """Fit a Gaussian mixture by EM; the whole fit is one compiled program.
 
     Parameters
@@ -421,6 +439,10 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         ``means_init`` and ``precisions_init`` to skip it (and the gather) when the data are
         too large to replicate. A ``sample_weight`` for a sharded ``X`` may be a host array
         or a ``jax.Array`` sharded like X's rows.
+    previous_lower_bound : float, optional
+        For a warm start (the initial parameters are a previous fit's result): that fit's
+        ``lower_bound``, which the first iteration's convergence test compares against, as
+        scikit-learn's ``warm_start`` does. Default: a fresh start (``-inf``).
 
     Returns
     -------
@@ -466,11 +488,14 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                    max_iter=int(max_iter), n_init=1 if has_init else int(n_init),
                    init_params=init_params, chunk_size=int(min(chunk_size, n_samples)),
                    restart_batch_size=int(min(restart_batch_size, n_init)), has_init=has_init)
+    # Given only for a warm start, so that every other fit keeps its compiled program.
+    warm = {} if previous_lower_bound is None else dict(
+        previous_lower_bound=jnp.asarray(previous_lower_bound, dtype))
     if mesh is None:
-        result = _fit_em(key, X, as_dtype(sample_weight), *inits, **statics)
+        result = _fit_em(key, X, as_dtype(sample_weight), *inits, **warm, **statics)
     else:
         X_sharded, weight_sharded = shard_rows(X, sample_weight, mesh, sample_axes)
-        result = _fit_em_sharded(key, X_sharded, weight_sharded, *inits, mesh=mesh,
+        result = _fit_em_sharded(key, X_sharded, weight_sharded, *inits, **warm, mesh=mesh,
                                  sample_axes=sample_axes, n_samples=n_samples,
                                  weighted=sample_weight is not None, **statics)
     if not isinstance(result.lower_bound, jax.core.Tracer):

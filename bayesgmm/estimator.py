@@ -207,6 +207,7 @@ class GaussianMixture(ParamsMixin):
         """
         del y
         self._check_parameters()
+        init = self._warm_start_init()
         self.__dict__.pop("_online_state", None)
         sharded = isinstance(X, jax.Array) and em.sample_mesh(X, None)[0] is not None
         # Rows sharded over devices (possibly over several hosts) stay where they are:
@@ -216,7 +217,6 @@ class GaussianMixture(ParamsMixin):
         check_n_samples(n_samples, self.n_components)
         weight = (sample_weight if sharded
                   else check_sample_weight(sample_weight, n_samples, X.dtype))
-        init = self._warm_start_init()
         warm = init is not None
         if warm:
             self._check_n_features(X)
@@ -236,10 +236,17 @@ class GaussianMixture(ParamsMixin):
         return self
 
     def _warm_start_init(self):
-        """This fit's parameters as the next fit's start when ``warm_start`` applies."""
+        """This fit's parameters as the next fit's start when ``warm_start`` applies, with
+        its lower bound: as in scikit-learn, the next fit's first convergence test compares
+        against it, so that a fit continued ``max_iter`` iterations at a time converges.
+        After :meth:`partial_fit` there is no such bound (a running average over a stream
+        is not the bound of an EM iteration on these data), so the test starts from -inf.
+        """
         if self.warm_start and hasattr(self, "precisions_cholesky_"):
+            online = "_online_state" in self.__dict__
             return dict(weights_init=self.weights_, means_init=self.means_,
-                        precisions_cholesky_init=self.precisions_cholesky_)
+                        precisions_cholesky_init=self.precisions_cholesky_,
+                        previous_lower_bound=-np.inf if online else self.lower_bound_)
         return None
 
     def fit_chunks(self, chunks, y=None):
@@ -266,11 +273,11 @@ class GaussianMixture(ParamsMixin):
         if self.n_init != 1:
             raise ValueError(f"fit_chunks makes one start (each start costs passes over the "
                              f"data); got n_init = {self.n_init}.")
-        self.__dict__.pop("_online_state", None)
         # The initial parameters' shapes are checked against the data's after the first pass.
-        init = self._warm_start_init() or dict(weights_init=self.weights_init,
-                                               means_init=self.means_init,
-                                               precisions_init=self.precisions_init)
+        warm = self._warm_start_init()
+        self.__dict__.pop("_online_state", None)
+        init = warm or dict(weights_init=self.weights_init, means_init=self.means_init,
+                            precisions_init=self.precisions_init)
         start = time.perf_counter()
         result = outofcore.fit_em_chunks(
             key_from_random_state(self.random_state), chunks, n_components=self.n_components,

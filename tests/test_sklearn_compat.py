@@ -197,3 +197,67 @@ def test_max_iter_zero_keeps_a_given_start(faithful):
     np.testing.assert_allclose(model.weights_, [0.4, 0.6])
     np.testing.assert_allclose(model.means_, [[2.0, 55.0], [4.3, 80.0]])
     np.testing.assert_allclose(model.precisions_, precisions, rtol=1e-12)
+
+
+def sklearn_start(X, k):
+    # A start both libraries take as given: k-means-free, deterministic.
+    means = X[np.linspace(0, len(X) - 1, k).astype(int)]
+    return dict(weights_init=np.full(k, 1.0 / k), means_init=means,
+                precisions_init=np.stack([np.linalg.inv(np.cov(X.T))] * k))
+
+
+@pytest.mark.parametrize("max_iter", [1, 3])
+def test_warm_start_continues_the_convergence_test_as_scikit_learn_does(faithful, max_iter):
+    # fit() called again and again with warm_start and a small max_iter: each call's first
+    # convergence test compares against the previous call's lower bound, so the sequence
+    # ends converged after as many calls and iterations as scikit-learn's.
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+    settings = dict(n_components=3, warm_start=True, max_iter=max_iter, tol=1e-6,
+                    **sklearn_start(faithful, 3))
+    runs = {}
+    for cls in (GaussianMixture, SklearnGaussianMixture):
+        model, calls = cls(**settings), []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+            while len(calls) < 200 and not getattr(model, "converged_", False):
+                model.fit(faithful)
+                calls.append((model.n_iter_, model.lower_bound_))
+        runs[cls] = model, calls
+    (ours, our_calls), (reference, reference_calls) = runs.values()
+    assert ours.converged_ and reference.converged_
+    assert len(our_calls) == len(reference_calls) > 1
+    assert [n for n, _ in our_calls] == [n for n, _ in reference_calls]
+    np.testing.assert_allclose([b for _, b in our_calls], [b for _, b in reference_calls],
+                               rtol=1e-10)
+    np.testing.assert_allclose(ours.means_, reference.means_, rtol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_monotonic_likelihood_one_iteration_at_a_time(faithful, covariance_type):
+    # scikit-learn's test_monotonic_likelihood: one EM iteration per warm-started fit, the
+    # training log-likelihood never decreases (exactly, not to a tolerance) until the fit
+    # reports convergence. Past convergence (tol=0) the likelihood wobbles at the last bit
+    # in scikit-learn too: EM sits at a fixed point and only rounding moves it.
+    model = GaussianMixture(3, covariance_type=covariance_type, reg_covar=0, warm_start=True,
+                            max_iter=1, tol=1e-7, random_state=0)
+    current = -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(600):
+            previous, current = current, model.fit(faithful).score(faithful)
+            assert current >= previous
+            if model.converged_:
+                break
+    assert model.converged_ and model.n_iter_ == 1
+
+
+def test_warm_start_after_max_iter_zero_reports_no_lower_bound(faithful):
+    model = GaussianMixture(2, warm_start=True, random_state=0).fit(faithful)
+    model.set_params(max_iter=0)
+    means = model.means_.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(faithful)
+    assert model.n_iter_ == 0 and not model.converged_ and model.lower_bound_ == -np.inf
+    np.testing.assert_array_equal(model.means_, means)
