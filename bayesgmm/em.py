@@ -230,8 +230,9 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
 
 
 def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init,
-                 tol, reg_covar, n_active=None, previous_lower_bound=None, *, n_components, covariance_type, max_iter,
-                 n_init, init_params, chunk_size, restart_batch_size, has_init):
+                 tol, reg_covar, n_active=None, previous_lower_bound=None, *, n_components,
+                 covariance_type, max_iter, n_init, init_params, chunk_size, restart_batch_size,
+                 has_init):
     """The whole EM fit, best of ``n_init`` restarts, as a traceable function (no jit).
 
     :func:`fit_em` validates its input and compiles this; :mod:`bayesgmm.selection` and

@@ -2,6 +2,7 @@
 scikit-learn's own estimator checks. Skipped when scikit-learn is not installed; bayesgmm
 never needs it at run time (the subprocess test below checks that it is never imported)."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from bayesgmm import ConvergenceWarning, GaussianMixture
+from bayesgmm import ConvergenceWarning, GaussianMixture, GaussianMixtureIC
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.base import clone  # noqa: E402
@@ -261,3 +262,73 @@ def test_warm_start_after_max_iter_zero_reports_no_lower_bound(faithful):
         model.fit(faithful)
     assert model.n_iter_ == 0 and not model.converged_ and model.lower_bound_ == -np.inf
     np.testing.assert_array_equal(model.means_, means)
+
+
+def test_convergence_warning_is_scikit_learns_once_it_is_imported(faithful):
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+    model = GaussianMixture(2, max_iter=1, random_state=0)
+    with pytest.warns(SklearnConvergenceWarning, match="did not converge") as record:
+        model.fit(faithful)
+    assert all(isinstance(w.message, ConvergenceWarning) for w in record)
+    # a filter on scikit-learn's class silences it; one on bayesgmm's class too
+    for category in (SklearnConvergenceWarning, ConvergenceWarning):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.simplefilter("ignore", category)
+            model.fit(faithful)
+
+
+def test_shape_messages_use_scikit_learns_wording(faithful):
+    # scikit-learn's names ('weights', 'means', '<type> precision'), then the argument's
+    bad = {"weights_init": (np.full((2, 1), 0.5), "weights", "(2,)", "(2, 1)"),
+           "means_init": (np.zeros((3, 2)), "means", "(2, 2)", "(3, 2)")}
+    for argument, (value, name, want, got) in bad.items():
+        message = (f"The parameter '{name}' should have the shape of {want}, but got {got} "
+                   f"({argument})")
+        with pytest.raises(ValueError, match=re.escape(message)):
+            GaussianMixture(2, **{argument: value}).fit(faithful)
+    for covariance_type, shape in (("full", (3, 2, 2)), ("tied", (3, 3)), ("diag", (3, 2)),
+                                   ("spherical", (3,))):
+        message = f"The parameter '{covariance_type} precision' should have the shape of"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            GaussianMixture(2, covariance_type=covariance_type,
+                            precisions_init=np.ones(shape)).fit(faithful)
+
+
+def test_data_frame_column_names_follow_scikit_learns_rules():
+    pd = pytest.importorskip("pandas")
+    from sklearn.utils.estimator_checks import check_dataframe_column_names_consistency
+    # scikit-learn's own check of feature_names_in_ (not among check_estimator's checks)
+    check_dataframe_column_names_consistency("GaussianMixture", GaussianMixture(random_state=0))
+    check_dataframe_column_names_consistency(
+        "GaussianMixtureIC", GaussianMixtureIC([1, 2], covariance_type="diag", random_state=0))
+    # and the same behaviour as scikit-learn's GaussianMixture, case by case
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(40, 3)), columns=["a", "b", "c"])
+    cases = {"reordered": frame[["b", "a", "c"]], "renamed": frame.rename(columns={"a": "z"}),
+             "unnamed": frame.to_numpy(), "same": frame}
+    for cls in (GaussianMixture, SklearnGaussianMixture):
+        model = cls(2, random_state=0).fit(frame)
+        np.testing.assert_array_equal(model.feature_names_in_, ["a", "b", "c"])
+        assert model.feature_names_in_.dtype == object
+        outcome = {}
+        for case, X in cases.items():
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    model.predict(X)
+                    outcome[case] = [str(w.message).replace(cls.__name__, "GM")
+                                     for w in caught if w.category is UserWarning]
+                except ValueError as err:
+                    outcome[case] = str(err)
+        outcome["refit unnamed"] = hasattr(cls(2, random_state=0).fit(frame).fit(
+            frame.to_numpy()), "feature_names_in_")
+        if cls is GaussianMixture:
+            ours = outcome
+    assert ours == outcome, (ours, outcome)
+    assert "same order" in ours["reordered"] and "- z" in ours["renamed"]
+    assert ours["unnamed"] == ["X does not have valid feature names, but GM was fitted with "
+                               "feature names"]
+    with pytest.raises(TypeError, match="only supported if all input features have string"):
+        GaussianMixture(1).fit(pd.DataFrame(rng.normal(size=(5, 2)), columns=["a", 1]))
