@@ -21,7 +21,9 @@ class GaussianMixtureIC(ParamsMixin):
 
     Parameters
     ----------
-    n_components : int or iterable of int, default range(1, 10)
+    n_components : int or iterable of int, default (1, 2, ..., 9)
+        A tuple by default, not a ``range``: scikit-learn's estimator checks allow only
+        plain types as default parameters.
     covariance_type : str or sequence of str, default all four types
         ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``, or a sequence of them.
     criterion : {"bic", "aic", "icl"}, default "bic"
@@ -52,7 +54,7 @@ class GaussianMixtureIC(ParamsMixin):
         A data frame's column names, as :class:`bayesgmm.GaussianMixture`.
     """
 
-    def __init__(self, n_components=range(1, 10), *, covariance_type=COVARIANCE_TYPES,
+    def __init__(self, n_components=tuple(range(1, 10)), *, covariance_type=COVARIANCE_TYPES,
                  criterion="bic", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1,
                  init_params="kmeans", random_state=None, chunk_size=None, verbose=0):
         self.n_components = n_components
