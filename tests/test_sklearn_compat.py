@@ -128,7 +128,7 @@ def run_check_estimator(estimator, not_applicable, min_passed=40):
     assert not failed, failed
     assert {n: status[n] for n in not_applicable} == {n: "xfail" for n in not_applicable}
     assert {n for n, s in status.items() if s == "skipped"} <= set(SKIPPED)
-    # the checks really ran: scikit-learn 1.9 runs 48 on GaussianMixture, 40 on the others
+    # the checks really ran: scikit-learn 1.9 runs 48 on GaussianMixture, 40-41 on the others
     assert sum(s == "passed" for s in status.values()) >= min_passed, status
 
 
@@ -143,11 +143,11 @@ def test_check_estimator_with_two_components(covariance_type):
                         NOT_APPLICABLE_MIXTURE)
 
 
-# GaussianMixtureIC and BayesianGMM: every check applies and passes (scikit-learn 1.9: 40
-# checks each; check_array_api_input skipped as above). Slow: each check fits a sweep or a
+# GaussianMixtureIC and BayesianGMM: every check applies and passes (scikit-learn 1.9: 39
+# and 40 checks; check_array_api_input skipped as above). Slow: each check fits a sweep or a
 # posterior on new shapes (about 3 and 7 minutes on 2 cores). BayesianGMM is checked with
-# SVI, short runs: NUTS goes through the same front end (validation, fitted attributes,
-# predict/score) and compiles one program per shape, which would take far longer.
+# SVI, short runs; with NUTS (10 + 10 draws, one chain) every check passed too when run by
+# hand (5 minutes): the same front end (validation, fitted attributes, predict/score).
 NOT_APPLICABLE_IC = {}
 NOT_APPLICABLE_BAYES = {}
 
@@ -155,7 +155,7 @@ NOT_APPLICABLE_BAYES = {}
 @pytest.mark.slow
 def test_check_estimator_gaussian_mixture_ic():
     run_check_estimator(GaussianMixtureIC([1, 2], covariance_type=["full", "diag"],
-                                          random_state=0), NOT_APPLICABLE_IC)
+                                          random_state=0), NOT_APPLICABLE_IC, min_passed=39)
 
 
 @pytest.mark.slow

@@ -106,7 +106,8 @@ def scaled_error(ours, reference):
     if not np.size(reference):
         return 0.0
     finite = np.isfinite(reference)
-    if not np.array_equal(finite, np.isfinite(ours)) or np.any(ours[~finite] != reference[~finite]):
+    if (not np.array_equal(finite, np.isfinite(ours))
+            or np.any(ours[~finite] != reference[~finite])):
         return np.inf
     if not finite.any():
         return 0.0
@@ -114,9 +115,19 @@ def scaled_error(ours, reference):
                  / max(np.max(np.abs(reference[finite])), np.finfo(float).tiny))
 
 
+# How far a result may move under rounding alone: scikit-learn's own fit of the same data
+# with the rows in reverse order (the same sums, added in another order). Where that moves
+# an attribute by more than TOLERANCE / NOISE_FACTOR (a covariance of rank one plus
+# reg_covar, from two rows in four dimensions: its inverse carries the rounding errors
+# times a condition number of about 1e6), bayesgmm's result is held to NOISE_FACTOR times
+# that movement instead of TOLERANCE.
+NOISE_FACTOR = 100
+
+
 def compare(X, params, max_iters):
     """Assert equal iteration counts and convergence flags after every fit, and return the
-    largest scaled error (see :func:`scaled_error`) of every attribute and method.
+    largest scaled error (see :func:`scaled_error`) of every attribute and method, and
+    those of scikit-learn's fit of the rows in reverse order (the rounding noise).
 
     The reference is scikit-learn's fit of the data centred at their mean (the means moved
     back): scikit-learn's tied and diag M-steps and its diag/spherical E-step expand
@@ -125,17 +136,24 @@ def compare(X, params, max_iters):
     """
     shift = X.mean(axis=0)
     reference, reference_fits = fit_all(SklearnGaussianMixture, X, params, max_iters, shift)
+    reversed_, reversed_fits = fit_all(SklearnGaussianMixture, X[::-1], params, max_iters,
+                                       shift)
     ours, our_fits = fit_all(GaussianMixture, X, params, max_iters)
-    errors = {}
-    for i, (a, b) in enumerate(zip(our_fits, reference_fits)):
+    errors, noise = {}, {}
+    for i, (a, b, c) in enumerate(zip(our_fits, reference_fits, reversed_fits)):
         assert (a["n_iter_"], a["converged_"]) == (b["n_iter_"], b["converged_"]), (i, a, b)
         for name in ATTRIBUTES + ("lower_bound_", "lower_bounds_"):
             errors[name] = max(errors.get(name, 0.0), scaled_error(a[name], b[name]))
+            noise[name] = max(noise.get(name, 0.0), scaled_error(c[name], b[name]))
     for method in ("score_samples", "predict_proba"):
-        errors[method] = scaled_error(getattr(ours, method)(X),
-                                      getattr(reference, method)(X - shift))
-    errors["predict"] = float(np.mean(ours.predict(X) != reference.predict(X - shift)))
-    return errors
+        expected = getattr(reference, method)(X - shift)
+        errors[method] = scaled_error(getattr(ours, method)(X), expected)
+        noise[method] = scaled_error(getattr(reversed_, method)(X - shift), expected)
+    # labels: the same wherever the two largest responsibilities are not a near tie
+    proba = np.sort(reference.predict_proba(X - shift), axis=1)
+    clear = proba[:, -1] - (proba[:, -2] if proba.shape[1] > 1 else 0.0) > 1e-6
+    np.testing.assert_array_equal(ours.predict(X)[clear], reference.predict(X - shift)[clear])
+    return errors, noise
 
 
 @settings(max_examples=EXAMPLES, deadline=None,
@@ -144,5 +162,6 @@ def compare(X, params, max_iters):
 def test_same_start_same_fit_as_scikit_learn(problem):
     X, params, max_iters = problem
     note(f"X {X.shape}, max_iter of each fit {max_iters}, params {params}")
-    errors = compare(X, params, max_iters)
-    assert max(errors.values()) <= TOLERANCE, errors
+    errors, noise = compare(X, params, max_iters)
+    allowed = {name: max(TOLERANCE, NOISE_FACTOR * noise[name]) for name in errors}
+    assert all(errors[name] <= allowed[name] for name in errors), (errors, noise)
