@@ -5,7 +5,7 @@ JSON) and a figure to an output folder:
 
 - ``fit``: one EM fit (and the saved model);
 - ``select``: the BIC/AIC/ICL sweep over K and covariance types (and the saved best model);
-- ``bayes``: a Bayesian mixture by NUTS or SVI (K+ posterior, divergences);
+- ``bayes``: a Bayesian mixture by NUTS or SVI (K+ posterior, divergences, the saved model);
 - ``compare``: BIC against the posterior of K+ (:func:`bayesgmm.compare.compare`);
 - ``demo``: ``compare`` on a shipped data set (Old Faithful by default).
 
@@ -134,6 +134,7 @@ def _select(args):
 
 def _bayes(args):
     import jax
+    from bayesgmm import io
     from bayesgmm.bayes import posterior
     from bayesgmm.bayes.estimator import BayesianGMM
     from bayesgmm.bayes.model import Priors
@@ -167,8 +168,9 @@ def _bayes(args):
     written = report.write_report(out, data, markdown)
     fig = plots.plot_data_density(X, model.score_samples, feature_names=names)
     written += (plots.save_figure(fig, out / "bayes.png", dpi=110),)
+    io.save(out / "model.npz", model)  # draws, settings and priors: bayesgmm.io.load
     print(markdown)
-    print(f"wrote {', '.join(map(str, written))}")
+    print(f"wrote {', '.join(map(str, written))}, {out / 'model.npz'}")
     return 0
 
 
@@ -266,8 +268,8 @@ def build_parser():
     select.add_argument("--out", default="bayesgmm-out", help="output folder")
     select.set_defaults(func=_select)
 
-    bayes = sub.add_parser("bayes", help="Bayesian mixture by NUTS or SVI; writes a report "
-                                         "and a figure")
+    bayes = sub.add_parser("bayes", help="Bayesian mixture by NUTS or SVI; writes a report, "
+                                         "a figure and the model (model.npz)")
     _add_input_options(bayes)
     bayes.add_argument("-k", "--n-components", type=int, default=3)
     bayes.add_argument("--covariance-type", default="full", choices=COVARIANCE_TYPES)

@@ -131,7 +131,7 @@ def keep_iterating(lower_bound, n_iter, converged, max_iter):
 
 
 def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
-            component_mask=None, trace_size=None):
+            component_mask=None, trace_size=None, previous_lower_bound=None):
     """Run EM from ``params`` until the lower bound changes by less than ``tol``.
 
     Parameters
@@ -149,10 +149,16 @@ def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
     trace_size : int, static, optional
         Length of the lower-bound trace, at least ``max_iter``; default ``max(max_iter, 1)``
         (then ``max_iter`` must be a Python int).
+    previous_lower_bound : float array, shape (), optional
+        What the first iteration's convergence test compares against: the lower bound a
+        previous fit ended with, when ``params`` is that fit's result (scikit-learn's warm
+        start), so that a fit continued ``max_iter`` iterations at a time converges. Default
+        ``-inf``: a fresh start never converges at its first iteration.
 
     Returns
     -------
     params, lower_bound, lower_bounds (trace_size,), n_iter, converged
+        With ``max_iter = 0`` the returned lower bound is ``previous_lower_bound``.
     """
     dtype = params.means.dtype
     if trace_size is None:
@@ -170,7 +176,8 @@ def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
             reg_covar=reg_covar, component_mask=component_mask)
         return new_params, new_bound, n_iter + 1, trace.at[n_iter].set(new_bound), converged
 
-    start = (params, jnp.asarray(-jnp.inf, dtype), jnp.int32(0), trace, jnp.array(False))
+    bound = -jnp.inf if previous_lower_bound is None else previous_lower_bound
+    start = (params, jnp.asarray(bound, dtype), jnp.int32(0), trace, jnp.array(False))
     return lax.while_loop(cond, body, start)
 
 
@@ -197,7 +204,7 @@ def _weighted_mean(X, sample_weight):
 
 def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask, *,
                       covariance_type, max_iter, n_init, restart_batch_size, has_init,
-                      max_iter_capacity, n_init_capacity):
+                      max_iter_capacity, n_init_capacity, previous_lower_bound=None):
     """Restarts in a loop, ``restart_batch_size`` at a time under ``vmap``, each
     ``init_fn(key)`` then :func:`em_loop`; the first best finite lower bound wins. Everything
     is in the frame centred at ``shift`` until the winner's means are shifted back.
@@ -213,8 +220,13 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
         else:
             params = init_fn(restart_key)
             params = GMMParams(*(p if u is None else u for p, u in zip(params, user_init)))
-        return em_loop(statistics, params, covariance_type, tol=tol, reg_covar=reg_covar,
-                       max_iter=max_iter, component_mask=mask, trace_size=max_iter_capacity)
+        params, bound, n_iter, trace, converged = em_loop(
+            statistics, params, covariance_type, tol=tol, reg_covar=reg_covar,
+            max_iter=max_iter, component_mask=mask, trace_size=max_iter_capacity,
+            previous_lower_bound=previous_lower_bound)
+        # No iteration ran: no lower bound either (-inf, scikit-learn's), also when a warm
+        # start handed the loop the previous fit's bound.
+        return params, jnp.where(n_iter == 0, -jnp.inf, bound), n_iter, trace, converged
 
     batch = restart_batch_size
     keys = jax.random.split(key, n_init_capacity)
@@ -261,9 +273,9 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
 
 
 def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init,
-                 tol, reg_covar, n_active=None, *, n_components, covariance_type, max_iter,
-                 n_init, init_params, chunk_size, restart_batch_size, has_init,
-                 max_iter_capacity=None, n_init_capacity=None):
+                 tol, reg_covar, n_active=None, previous_lower_bound=None, *, n_components,
+                 covariance_type, max_iter, n_init, init_params, chunk_size, restart_batch_size,
+                 has_init, max_iter_capacity=None, n_init_capacity=None):
     """The whole EM fit, best of ``n_init`` restarts, as a traceable function (no jit).
 
     :func:`fit_em` validates its input and compiles this; :mod:`bayesgmm.selection` and
@@ -285,6 +297,9 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
         ``None`` (the default) is the ordinary unpadded fit, and the result for the active
         components equals the unpadded fit with ``n_components = n_active`` and the same key
         (initialisations ``kmeans``, ``k-means++``, ``random_from_data``).
+    previous_lower_bound : float array, shape (), optional
+        The lower bound of the fit whose result is the given start (a warm start); see
+        :func:`em_loop`.
     max_iter, n_init : int, or int arrays of shape ()
         As :func:`fit_em`. Traced values need the static capacities below; :func:`fit_em`
         passes them traced, so that changing them does not compile a new program.
@@ -323,6 +338,7 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask,
                              covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
                              restart_batch_size=restart_batch_size, has_init=has_init,
+                             previous_lower_bound=previous_lower_bound,
                              **_capacities(max_iter, n_init, restart_batch_size,
                                            max_iter_capacity, n_init_capacity))
 
@@ -338,7 +354,8 @@ def _capacities(max_iter, n_init, restart_batch_size, max_iter_capacity, n_init_
 
 
 def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
-                         precisions_cholesky_init, tol, reg_covar, *, mesh, sample_axes,
+                         precisions_cholesky_init, tol, reg_covar, previous_lower_bound=None,
+                         *, mesh, sample_axes,
                          n_samples, weighted, n_components, covariance_type, max_iter, n_init,
                          init_params, chunk_size, restart_batch_size, has_init):
     """:func:`fit_restarts` on data sharded along the sample axis (traceable, no jit).
@@ -405,6 +422,7 @@ def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, None,
                              covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
                              restart_batch_size=restart_batch_size, has_init=has_init,
+                             previous_lower_bound=previous_lower_bound,
                              **_capacities(max_iter, n_init, restart_batch_size, None, None))
 
 
@@ -437,7 +455,7 @@ def fit_failed_error(dtype):
 def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6,
            max_iter=100, n_init=1, init_params="kmeans", weights_init=None, means_init=None,
            precisions_init=None, precisions_cholesky_init=None, sample_weight=None,
-           chunk_size=None, restart_batch_size=1, devices=None):
+           chunk_size=None, restart_batch_size=1, devices=None, previous_lower_bound=None):
     """Fit a Gaussian mixture by EM; the whole fit is one compiled program.
 
     Parameters
@@ -487,6 +505,10 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         ``means_init`` and ``precisions_init`` to skip it (and the gather) when the data are
         too large to replicate. A ``sample_weight`` for a sharded ``X`` may be a host array
         or a ``jax.Array`` sharded like X's rows.
+    previous_lower_bound : float, optional
+        For a warm start (the initial parameters are a previous fit's result): that fit's
+        ``lower_bound``, which the first iteration's convergence test compares against, as
+        scikit-learn's ``warm_start`` does. Default: a fresh start (``-inf``).
 
     Returns
     -------
@@ -540,9 +562,12 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     statics = dict(n_components=int(n_components), covariance_type=covariance_type,
                    init_params=init_params, restart_batch_size=int(min(restart_batch_size, n_init)),
                    has_init=has_init)
+    # Always an argument (-inf for a fresh start), so that a warm start shares the program.
+    warm = dict(previous_lower_bound=jnp.asarray(
+        -np.inf if previous_lower_bound is None else previous_lower_bound, dtype))
     if mesh is not None:
         X_sharded, weight_sharded = shard_rows(X, sample_weight, mesh, sample_axes)
-        result = _fit_em_sharded(key, X_sharded, weight_sharded, *inits, mesh=mesh,
+        result = _fit_em_sharded(key, X_sharded, weight_sharded, *inits, **warm, mesh=mesh,
                                  sample_axes=sample_axes, n_samples=n_samples,
                                  weighted=sample_weight is not None, max_iter=int(max_iter),
                                  n_init=n_init, chunk_size=_chunk_size(chunk_size, X.shape,
@@ -550,7 +575,7 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                                  **statics)
     elif isinstance(X, jax.core.Tracer):
         # Under the caller's jit the shapes are the caller's: no padding, exact capacities.
-        result = _fit_em(key, X, as_dtype(sample_weight), *inits, max_iter=int(max_iter),
+        result = _fit_em(key, X, as_dtype(sample_weight), *inits, **warm, max_iter=int(max_iter),
                          n_init=n_init, chunk_size=_chunk_size(chunk_size, X.shape,
                                                                n_components),
                          **statics, **_capacities(max_iter, n_init, statics["restart_batch_size"],
@@ -560,7 +585,7 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         # n_init are traced, so refits with a new N, n_init or max_iter do not compile.
         X_padded, weight = ((X, sample_weight) if n_samples >= MAX_ROW_BUCKET
                             else pad_rows(X, sample_weight, row_bucket(n_samples)))
-        result = _fit_em(key, X_padded, as_dtype(weight), *inits, max_iter=int(max_iter),
+        result = _fit_em(key, X_padded, as_dtype(weight), *inits, **warm, max_iter=int(max_iter),
                          n_init=n_init, chunk_size=_chunk_size(chunk_size, X_padded.shape,
                                                                n_components),
                          **statics, max_iter_capacity=_capacity(max_iter, MIN_ITER_CAPACITY),

@@ -18,9 +18,10 @@ from bayesgmm.exceptions import ConvergenceWarning
 from bayesgmm.init import INIT_METHODS
 from bayesgmm.params import GMMParams, check_shapes
 from bayesgmm.rows import map_row_blocks
-from bayesgmm.validation import (check_array, check_choice, check_int, check_is_fitted,
-                                 check_n_samples, check_real, check_sample_weight,
-                                 check_shape, check_sharded_array, key_from_random_state)
+from bayesgmm.validation import (check_array, check_choice, check_feature_names, check_int,
+                                 check_is_fitted, check_n_samples, check_real,
+                                 check_sample_weight, check_shape, check_sharded_array,
+                                 feature_names, key_from_random_state)
 
 # Rows per block of the row-wise evaluation (score_samples, predict, ...): a handful of
 # compiled shapes serve every N and memory stays bounded.
@@ -111,6 +112,10 @@ class GaussianMixture(ParamsMixin):
         Per-sample mean log-likelihood of the best run at its last E-step.
     lower_bounds_ : ndarray, shape (n_iter_,)
     n_features_in_ : int
+    feature_names_in_ : ndarray of object, shape (n_features_in_,)
+        The column names of a data frame given to ``fit`` when all are strings (absent
+        otherwise); later calls check them as scikit-learn does: other names or another
+        order raise a ValueError, names on one side only warn.
 
     Notes
     -----
@@ -173,19 +178,22 @@ class GaussianMixture(ParamsMixin):
         k, family = self.n_components, FAMILIES[self.covariance_type]
         weights = means = precisions = None
         if self.weights_init is not None:
-            weights = check_shape(self.weights_init, (k,), "weights_init", dtype)
+            weights = check_shape(self.weights_init, (k,), "weights", dtype,
+                                  argument="weights_init")
             if np.any(weights < 0) or np.any(weights > 1):
-                raise ValueError(f"The parameter 'weights_init' should be in the range [0, 1], "
+                raise ValueError(f"The parameter 'weights' should be in the range [0, 1], "
                                  f"but got min value {weights.min():.5f}, max value "
-                                 f"{weights.max():.5f}")
+                                 f"{weights.max():.5f} (weights_init)")
             if not np.allclose(weights.sum(), 1.0, atol=1e-6 if dtype == np.float32 else 1e-8):
-                raise ValueError(f"The parameter 'weights_init' should be normalized, but got "
-                                 f"sum(weights) = {weights.sum():.5f}")
+                raise ValueError(f"The parameter 'weights' should be normalized, but got "
+                                 f"sum(weights) = {weights.sum():.5f} (weights_init)")
         if self.means_init is not None:
-            means = check_shape(self.means_init, (k, n_features), "means_init", dtype)
+            means = check_shape(self.means_init, (k, n_features), "means", dtype,
+                                argument="means_init")
         if self.precisions_init is not None:
             precisions = check_shape(self.precisions_init, family.shape(k, n_features),
-                                     "precisions_init", dtype)
+                                     f"{self.covariance_type} precision", dtype,
+                                     argument="precisions_init")
             _check_precisions(precisions, self.covariance_type)
         return weights, means, precisions
 
@@ -207,16 +215,18 @@ class GaussianMixture(ParamsMixin):
         """
         del y
         self._check_parameters()
+        init = self._warm_start_init()
         self.__dict__.pop("_online_state", None)
         sharded = isinstance(X, jax.Array) and em.sample_mesh(X, None)[0] is not None
         # Rows sharded over devices (possibly over several hosts) stay where they are:
         # NumPy conversion would gather them.
+        names = None if sharded else feature_names(X)
         X = check_sharded_array(X) if sharded else check_array(X)
+        self._set_feature_names(names)
         n_samples, n_features = X.shape
         check_n_samples(n_samples, self.n_components)
         weight = (sample_weight if sharded
                   else check_sample_weight(sample_weight, n_samples, X.dtype))
-        init = self._warm_start_init()
         warm = init is not None
         if warm:
             self._check_n_features(X)
@@ -236,10 +246,17 @@ class GaussianMixture(ParamsMixin):
         return self
 
     def _warm_start_init(self):
-        """This fit's parameters as the next fit's start when ``warm_start`` applies."""
+        """This fit's parameters as the next fit's start when ``warm_start`` applies, with
+        its lower bound: as in scikit-learn, the next fit's first convergence test compares
+        against it, so that a fit continued ``max_iter`` iterations at a time converges.
+        After :meth:`partial_fit` there is no such bound (a running average over a stream
+        is not the bound of an EM iteration on these data), so the test starts from -inf.
+        """
         if self.warm_start and hasattr(self, "precisions_cholesky_"):
+            online = "_online_state" in self.__dict__
             return dict(weights_init=self.weights_, means_init=self.means_,
-                        precisions_cholesky_init=self.precisions_cholesky_)
+                        precisions_cholesky_init=self.precisions_cholesky_,
+                        previous_lower_bound=-np.inf if online else self.lower_bound_)
         return None
 
     def fit_chunks(self, chunks, y=None):
@@ -266,11 +283,11 @@ class GaussianMixture(ParamsMixin):
         if self.n_init != 1:
             raise ValueError(f"fit_chunks makes one start (each start costs passes over the "
                              f"data); got n_init = {self.n_init}.")
-        self.__dict__.pop("_online_state", None)
         # The initial parameters' shapes are checked against the data's after the first pass.
-        init = self._warm_start_init() or dict(weights_init=self.weights_init,
-                                               means_init=self.means_init,
-                                               precisions_init=self.precisions_init)
+        warm = self._warm_start_init()
+        self.__dict__.pop("_online_state", None)
+        init = warm or dict(weights_init=self.weights_init, means_init=self.means_init,
+                            precisions_init=self.precisions_init)
         start = time.perf_counter()
         result = outofcore.fit_em_chunks(
             key_from_random_state(self.random_state), chunks, n_components=self.n_components,
@@ -310,7 +327,13 @@ class GaussianMixture(ParamsMixin):
         self._check_parameters()
         state = getattr(self, "_online_state", None)
         fitted = hasattr(self, "precisions_cholesky_")
+        # The stream's first batch sets the feature names (unless a fit did), as fit does.
+        if fitted:
+            self._warn_feature_names(X)
+        names = feature_names(X)
         X = check_array(X, dtype=self.means_.dtype if fitted else None)
+        if not fitted:
+            self._set_feature_names(names)
         n_samples, n_features = X.shape
         weight = check_sample_weight(sample_weight, n_samples, X.dtype)
         if state is None:
@@ -424,15 +447,16 @@ class GaussianMixture(ParamsMixin):
     def _report(self, seconds):
         failed = int(np.sum(np.isnan(self._restart_lower_bounds)))
         if failed:
-            warnings.warn(
+            # an instance, not a class: see ConvergenceWarning (scikit-learn's filters)
+            warnings.warn(ConvergenceWarning(
                 f"{failed} of {self._restart_lower_bounds.size} initialisations failed "
                 f"(a covariance lost positive definiteness) and were discarded; increase "
-                f"reg_covar or scale the data if this recurs.", ConvergenceWarning, stacklevel=3)
+                f"reg_covar or scale the data if this recurs."), stacklevel=3)
         if not self.converged_ and self.max_iter > 0:
-            warnings.warn(
+            warnings.warn(ConvergenceWarning(
                 "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning, stacklevel=3)
+                "parameters, or increase max_iter, tol, or check for degenerate data."),
+                stacklevel=3)
         if self.verbose >= 2:
             previous = -np.inf
             for i, bound in enumerate(self.lower_bounds_, start=1):
@@ -450,6 +474,22 @@ class GaussianMixture(ParamsMixin):
     def _check_is_fitted(self):
         check_is_fitted(self, "precisions_cholesky_")
 
+    def _set_feature_names(self, names):
+        """``feature_names_in_`` from a fit's data frame columns; a fit on data without
+        names removes those of an earlier fit (scikit-learn's rule)."""
+        if names is not None:
+            self.feature_names_in_ = names
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+
+    def _warn_feature_names(self, X):
+        """Check X's column names against the fit's: an error when they differ, a warning
+        when only one side has names (scikit-learn's rules)."""
+        message = check_feature_names(getattr(self, "feature_names_in_", None), X,
+                                      caller=type(self).__name__)
+        if message is not None:
+            warnings.warn(message, UserWarning, stacklevel=4)
+
     def _check_n_features(self, X):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
@@ -461,6 +501,7 @@ class GaussianMixture(ParamsMixin):
 
     def _evaluate(self, X):
         self._check_is_fitted()
+        self._warn_feature_names(X)
         X = check_array(X, dtype=self.means_.dtype)
         self._check_n_features(X)
         return _log_prob_and_resp(X, self._params(), self.covariance_type)

@@ -7,7 +7,8 @@ from bayesgmm import plots, selection
 from bayesgmm.base import ParamsMixin
 from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.estimator import GaussianMixture
-from bayesgmm.validation import check_array, check_int, check_is_fitted, key_from_random_state
+from bayesgmm.validation import (check_array, check_int, check_is_fitted, feature_names,
+                                 key_from_random_state)
 
 
 class GaussianMixtureIC(ParamsMixin):
@@ -20,7 +21,9 @@ class GaussianMixtureIC(ParamsMixin):
 
     Parameters
     ----------
-    n_components : int or iterable of int, default range(1, 10)
+    n_components : int or iterable of int, default (1, 2, ..., 9)
+        A tuple by default, not a ``range``: scikit-learn's estimator checks allow only
+        plain types as default parameters.
     covariance_type : str or sequence of str, default all four types
         ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``, or a sequence of them.
     criterion : {"bic", "aic", "icl"}, default "bic"
@@ -47,9 +50,11 @@ class GaussianMixtureIC(ParamsMixin):
     sweep_ : bayesgmm.selection.SweepResult
         The whole sweep (every fit), e.g. for :func:`bayesgmm.plots.plot_bic`.
     n_features_in_ : int
+    feature_names_in_ : ndarray of object, shape (n_features_in_,)
+        A data frame's column names, as :class:`bayesgmm.GaussianMixture`.
     """
 
-    def __init__(self, n_components=range(1, 10), *, covariance_type=COVARIANCE_TYPES,
+    def __init__(self, n_components=tuple(range(1, 10)), *, covariance_type=COVARIANCE_TYPES,
                  criterion="bic", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1,
                  init_params="kmeans", random_state=None, chunk_size=None, verbose=0):
         self.n_components = n_components
@@ -77,6 +82,7 @@ class GaussianMixtureIC(ParamsMixin):
         self
         """
         del y
+        names = feature_names(X)
         X = check_array(X, caller=type(self).__name__)
         if self.chunk_size is not None:
             check_int("chunk_size", self.chunk_size)
@@ -105,6 +111,12 @@ class GaussianMixtureIC(ParamsMixin):
         self.aic_ = sweep.criterion_table("aic")
         self.icl_ = sweep.criterion_table("icl")
         self.n_features_in_ = X.shape[1]
+        # Data frame column names, checked by the chosen model at predict (its rules).
+        self.best_estimator_._set_feature_names(names)
+        if names is not None:
+            self.feature_names_in_ = names
+        else:
+            self.__dict__.pop("feature_names_in_", None)
         return self
 
     def _best(self):

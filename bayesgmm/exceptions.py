@@ -6,7 +6,21 @@ import sys
 
 
 class ConvergenceWarning(UserWarning):
-    """The best EM run stopped at ``max_iter`` before the lower bound settled."""
+    """The best EM run stopped at ``max_iter`` before the lower bound settled.
+
+    When scikit-learn is already imported, an instance is also an instance of
+    ``sklearn.exceptions.ConvergenceWarning``, so that code filtering scikit-learn's warning
+    (``warnings.filterwarnings("ignore", category=...)``, ``pytest.warns``) filters this one;
+    bayesgmm never imports scikit-learn for this. The warning machinery matches filters
+    against the category of the instance when warn() is given an instance, not a class:
+    bayesgmm warns with ``warnings.warn(ConvergenceWarning(message))``.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+        if cls is ConvergenceWarning and sklearn_exceptions is not None:
+            cls = _with_sklearn_base(ConvergenceWarning, sklearn_exceptions.ConvergenceWarning)
+        return super().__new__(cls, *args, **kwargs)
 
 
 class DivergenceWarning(UserWarning):
@@ -24,14 +38,15 @@ class NotFittedError(ValueError, AttributeError):
     def __new__(cls, *args, **kwargs):
         sklearn_exceptions = sys.modules.get("sklearn.exceptions")
         if cls is NotFittedError and sklearn_exceptions is not None:
-            cls = _not_fitted_error_for(sklearn_exceptions.NotFittedError)
+            cls = _with_sklearn_base(NotFittedError, sklearn_exceptions.NotFittedError)
         return super().__new__(cls, *args, **kwargs)
 
 
 @functools.cache
-def _not_fitted_error_for(sklearn_not_fitted_error):
-    return type("NotFittedError", (NotFittedError, sklearn_not_fitted_error),
-                {"__module__": __name__, "__doc__": NotFittedError.__doc__})
+def _with_sklearn_base(own, sklearn_class):
+    """A subclass of both ``own`` and scikit-learn's ``sklearn_class``, made once."""
+    return type(own.__name__, (own, sklearn_class),
+                {"__module__": __name__, "__doc__": own.__doc__})
 
 
 class ComplexDataError(TypeError, ValueError):

@@ -5,6 +5,13 @@ version, class, constructor parameters, scalar attributes and a SHA-256 digest o
 else). :func:`load` opens it with ``allow_pickle=False``, so a file can never run code, and it
 checks the digest, so a truncated or altered file is refused with a clear error. Arrays are
 stored bit for bit: a loaded model predicts exactly what the saved one did.
+
+Structured values (a :class:`bayesgmm.BayesianGMM`'s posterior draws and priors, its JAX
+random key) are written as a JSON skeleton whose leaves name arrays in the archive:
+``{"array": name}``, ``{"tuple": [...]}``, ``{"list": [...]}``, ``{"dict": {...}}``,
+``{"namedtuple": type, "fields": {...}}`` for the library's own NamedTuples (read back only
+for the types in :func:`_namedtuples`, never an arbitrary class) and
+``{"prng_key": name, "impl": ...}``; scalars are plain JSON.
 """
 
 import hashlib
@@ -27,8 +34,82 @@ class ModelFileError(ValueError):
 
 
 def _registry():
+    from bayesgmm.bayes.estimator import BayesianGMM
     from bayesgmm.estimator import GaussianMixture
-    return {"GaussianMixture": GaussianMixture}
+    return {"GaussianMixture": GaussianMixture, "BayesianGMM": BayesianGMM}
+
+
+def _namedtuples():
+    """The NamedTuple types a file may hold (by name): nothing else is ever constructed."""
+    from bayesgmm.bayes.inference import PosteriorDraws
+    from bayesgmm.bayes.model import Priors
+    from bayesgmm.params import GMMParams
+    return {t.__name__: t for t in (GMMParams, Priors, PosteriorDraws)}
+
+
+_MARKERS = ("array", "tuple", "list", "dict", "namedtuple", "prng_key")
+
+
+def _encode(value, name, arrays):
+    """``value`` as JSON, its arrays stored in ``arrays`` under names starting with ``name``.
+
+    Raises TypeError for what cannot be stored faithfully (a NumPy random generator, an
+    arbitrary object).
+    """
+    import jax
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if _json_value(value):
+        return value
+    if isinstance(value, jax.Array) and jax.dtypes.issubdtype(value.dtype,
+                                                               jax.dtypes.prng_key):
+        arrays[name] = np.asarray(jax.random.key_data(value))
+        return {"prng_key": name, "impl": str(jax.random.key_impl(value))}
+    if isinstance(value, (np.ndarray, jax.Array)):
+        value = np.asarray(value)
+        if value.dtype == object:  # feature names: strings, stored as a unicode array
+            if not all(isinstance(v, str) for v in value.flat):
+                raise TypeError(f"{name}: an object array of other than strings")
+            arrays[name] = value.astype(str)
+            return {"array": name, "dtype": "object"}
+        arrays[name] = value
+        return {"array": name}
+    if isinstance(value, tuple) and type(value).__name__ in _namedtuples():
+        return {"namedtuple": type(value).__name__,
+                "fields": {f: _encode(v, f"{name}/{f}", arrays)
+                           for f, v in zip(value._fields, value)}}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": {k: _encode(v, f"{name}/{k}", arrays) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return {kind: [_encode(v, f"{name}/{i}", arrays) for i, v in enumerate(value)]}
+    raise TypeError(f"{name}: a {type(value).__name__} cannot be saved")
+
+
+def _decode(value, contents, path):
+    """The inverse of :func:`_encode` (arrays from ``contents``, the archive)."""
+    if not isinstance(value, dict):
+        return value
+    if len(value) > 2 or not value.keys() & set(_MARKERS):
+        raise ModelFileError(f"{path}: unexpected entry {value!r} in the header.")
+    try:
+        if "array" in value:
+            array = contents[value["array"]]
+            return array.astype(object) if value.get("dtype") == "object" else array
+        if "prng_key" in value:
+            import jax
+            return jax.random.wrap_key_data(contents[value["prng_key"]], impl=value["impl"])
+        if "namedtuple" in value:
+            cls = _namedtuples()[value["namedtuple"]]
+            return cls(**{f: _decode(v, contents, path) for f, v in value["fields"].items()})
+        if "dict" in value:
+            return {k: _decode(v, contents, path) for k, v in value["dict"].items()}
+        items = [_decode(v, contents, path) for v in value.get("list", value.get("tuple"))]
+        return items if "list" in value else tuple(items)
+    except KeyError as err:
+        raise ModelFileError(f"{path}: the header names {err} but the file does not hold "
+                             f"it.") from None
 
 
 def _digest(header, arrays):
@@ -52,14 +133,17 @@ def save(path, model):
     Parameters
     ----------
     path : str or path-like or binary file object
-    model : GaussianMixture
-        Must be fitted.
+    model : GaussianMixture or BayesianGMM
+        Must be fitted. A BayesianGMM is saved with its posterior draws, its priors (given
+        and resolved), its settings, and the training data and key its ``datatree_`` is
+        built from, so that the loaded model's predictions, samples and DataTree are the
+        saved one's exactly.
 
     Notes
     -----
-    Constructor parameters that are arrays are stored as arrays; a ``random_state`` that is a
-    NumPy RandomState/Generator or a JAX key cannot be stored faithfully and is saved as None
-    (the header records its type).
+    Constructor parameters that are arrays are stored as arrays, and so is a JAX key; a
+    ``random_state`` that is a NumPy RandomState/Generator cannot be stored faithfully and is
+    saved as None (the header records its type).
     """
     name = type(model).__name__
     if name not in _registry():
@@ -67,22 +151,21 @@ def save(path, model):
     model._check_is_fitted()
     arrays, params, dropped = {}, {}, {}
     for key, value in model.get_params().items():
-        if _json_value(value):
-            params[key] = value.item() if isinstance(value, np.generic) else value
-        elif isinstance(value, (np.ndarray, list, tuple)):
-            arrays[f"param/{key}"] = np.asarray(value)
-            params[key] = {"array": f"param/{key}"}
-        else:
+        try:
+            params[key] = _encode(value, f"param/{key}", arrays)
+        except TypeError:
             params[key] = None
             dropped[key] = type(value).__name__
     attributes = {}
+    # Fitted attributes, and the private state a class lists as part of its fit.
+    private = getattr(model, "_saved_private_attributes", ())
     for key, value in vars(model).items():
-        if not key.endswith("_") or key.startswith("_"):
+        if (not key.endswith("_") or key.startswith("_")) and key not in private:
             continue
-        if isinstance(value, np.ndarray):
-            arrays[f"attr/{key}"] = value
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            arrays[f"attr/{key}"] = value  # version 1's layout, kept for plain arrays
         else:
-            attributes[key] = value.item() if isinstance(value, np.generic) else value
+            attributes[key] = _encode(value, f"attr/{key}", arrays)
     header = {"format": FORMAT, "version": VERSION, "class": name, "params": params,
               "attributes": attributes, "not_saved": dropped}
     header["sha256"] = _digest(header, arrays)
@@ -128,14 +211,14 @@ def load(path):
     cls = _registry().get(header["class"])
     if cls is None:
         raise ModelFileError(f"{path}: unknown model class {header['class']!r}.")
-    params = {key: contents[value["array"]] if isinstance(value, dict) else value
-              for key, value in header["params"].items()}
+    params = {key: _decode(value, contents, path) for key, value in header["params"].items()}
     model = cls(**params)
     for key, value in header["attributes"].items():
-        setattr(model, key, value)
-    for key, value in contents.items():
-        if key.startswith("attr/"):
-            setattr(model, key[len("attr/"):], value)
+        setattr(model, key, _decode(value, contents, path))
+    for key, value in contents.items():  # plain array attributes (version 1's layout)
+        name = key[len("attr/"):]
+        if key.startswith("attr/") and "/" not in name and name not in header["attributes"]:
+            setattr(model, name, value)
     return model
 
 

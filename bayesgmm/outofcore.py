@@ -321,7 +321,8 @@ def _initialize(key, sample, shift, n_components, covariance_type, init_params, 
 def fit_em_chunks(key, chunks, *, n_components, covariance_type="full", tol=1e-3,
                   reg_covar=1e-6, max_iter=100, init_params="kmeans", weights_init=None,
                   means_init=None, precisions_init=None, precisions_cholesky_init=None,
-                  init_sample_size=100_000, block_rows=None, chunk_size=None, progress=True):
+                  init_sample_size=100_000, block_rows=None, chunk_size=None, progress=True,
+                  previous_lower_bound=None):
     """Fit a Gaussian mixture by EM over data read chunk by chunk, one pass per iteration.
 
     Parameters
@@ -354,6 +355,8 @@ def fit_em_chunks(key, chunks, *, n_components, covariance_type="full", tol=1e-3
         Rows per chunk of the E-step inside a block, as in :func:`bayesgmm.em.fit_em`.
     progress : bool
         A progress bar (tqdm) per pass over the data.
+    previous_lower_bound : float, optional
+        A warm start's previous lower bound, as in :func:`bayesgmm.em.fit_em`.
 
     Returns
     -------
@@ -419,7 +422,9 @@ def fit_em_chunks(key, chunks, *, n_components, covariance_type="full", tol=1e-3
             jax.block_until_ready(pending[slot])
             pending[slot] = None
 
-    lower_bound = jnp.asarray(-jnp.inf, dtype)
+    # A warm start's first convergence test compares against the previous fit's bound.
+    lower_bound = jnp.asarray(-jnp.inf if previous_lower_bound is None
+                              else previous_lower_bound, dtype)
     trace = np.full(max_iter, np.nan, dtype)
     n_iter, converged = 0, False
     tol_ = jnp.asarray(tol, dtype)
@@ -446,6 +451,8 @@ def fit_em_chunks(key, chunks, *, n_components, covariance_type="full", tol=1e-3
         n_iter += 1
         converged = bool(converged)
     pending[:] = [None, None]
+    if n_iter == 0:  # no iteration, no lower bound (scikit-learn's -inf)
+        lower_bound = jnp.asarray(-jnp.inf, dtype)
 
     params = params._replace(means=params.means + shift)
     finite = all(bool(jnp.all(jnp.isfinite(p))) for p in params)

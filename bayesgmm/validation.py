@@ -78,17 +78,33 @@ def check_array(X, *, name="X", dtype=None, caller="GaussianMixture"):
                             f"entries to float failed: {err}") from None
     check_structure(array, name=name, caller=caller)
     dtype = compute_dtype(array.dtype) if dtype is None else np.dtype(dtype)
-    array = array.astype(dtype, copy=False)
+    # NaN and infinity are looked for in the values as given, before the cast: a finite
+    # value that the cast turns into infinity is an overflow, and says so below.
     if not np.all(np.isfinite(array)):
         bad_rows = np.flatnonzero(~np.all(np.isfinite(array), axis=1))
         what = "NaN" if np.isnan(array).any() else "infinity"
+        hint = ""
+        if what == "infinity" and array.dtype.kind == "f" and array.dtype.itemsize <= 4:
+            hint = (f" ({array.dtype.name} overflows to infinity beyond "
+                    f"{np.finfo(array.dtype).max:.3g}: scale the data before converting it "
+                    f"to {array.dtype.name})")
         raise ValueError(f"Input {name} contains {what} in {bad_rows.size} row(s) (first: "
-                         f"{bad_rows[:5].tolist()}). Remove or impute them before fitting.")
-    if dtype == np.float32 and np.abs(array).max() > np.finfo(np.float32).max / 1e6:
-        raise ValueError(f"{name} has entries up to {np.abs(array).max():.3g}, too large for "
-                         f"float32 arithmetic; scale the data or enable float64 "
-                         f"(jax.config.update('jax_enable_x64', True)).")
-    return array
+                         f"{bad_rows[:5].tolist()}){hint}. Remove or impute them before "
+                         f"fitting.")
+    with np.errstate(over="ignore"):  # an overflow is reported below, not as a warning
+        converted = array.astype(dtype, copy=False)
+    largest = float(np.abs(array).max())
+    if not np.all(np.isfinite(converted)):
+        raise ValueError(f"{name} has values up to {largest:.3g}, which overflow {dtype.name} "
+                         f"(largest {np.finfo(dtype).max:.3g}); scale the data"
+                         f"{_FLOAT64_HINT if dtype == np.float32 else ''}.")
+    if dtype == np.float32 and largest > np.finfo(np.float32).max / 1e6:
+        raise ValueError(f"{name} has entries up to {largest:.3g}, too large for float32 "
+                         f"arithmetic; scale the data{_FLOAT64_HINT}.")
+    return converted
+
+
+_FLOAT64_HINT = " or enable float64 (jax.config.update('jax_enable_x64', True))"
 
 
 def check_structure(X, *, name="X", caller="bayesgmm", axes=("sample", "feature")):
@@ -137,6 +153,89 @@ def check_structure(X, *, name="X", caller="bayesgmm", axes=("sample", "feature"
             raise ValueError(f"Found array with 0 {what}(s) (shape={X.shape}) while a "
                              f"minimum of 1 is required ({name}: at least {needs}).")
     return X
+
+
+def feature_names(X):
+    """The column names of a data frame (pandas, polars, ...) when all are strings, else None.
+
+    scikit-learn's rule (``feature_names_in_``): names are kept only when every column name
+    is a string; a mix of strings and other names is an error; no names (a NumPy array, a
+    frame with integer column names) is None. Data frames are recognised by their
+    ``columns`` attribute, without importing any data-frame library.
+
+    Returns
+    -------
+    ndarray of object, shape (n_features,), or None
+
+    Raises
+    ------
+    TypeError
+        Column names of mixed types, some strings (scikit-learn's message).
+    """
+    columns = getattr(X, "columns", None)
+    if columns is None or isinstance(X, np.ndarray) or len(getattr(X, "shape", ())) != 2:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    if names.size == 0:
+        return None
+    types = sorted(t.__qualname__ for t in {type(v) for v in names})
+    if len(types) > 1 and "str" in types:
+        raise TypeError(
+            f"Feature names are only supported if all input features have string names, but "
+            f"your input has {types} as feature name / column name types. If you want feature "
+            f"names to be stored and validated, you must convert them all to strings, by "
+            f"using X.columns = X.columns.astype(str) for example. Otherwise you can remove "
+            f"feature / column names from your input data, or convert them all to a "
+            f"non-string data type.")
+    return names if types == ["str"] else None
+
+
+def check_feature_names(fitted_names, X, *, caller):
+    """Compare the column names of ``X`` with those seen at fit (scikit-learn's rules).
+
+    Parameters
+    ----------
+    fitted_names : ndarray of object or None
+        The estimator's ``feature_names_in_`` (None when it was fitted without names).
+    X : array-like or data frame, shape (n_samples, n_features)
+    caller : str
+        The estimator's class name, for messages.
+
+    Returns
+    -------
+    str or None
+        A message to warn with (``UserWarning``, as scikit-learn) when only one side has
+        names; None when both agree or neither has names.
+
+    Raises
+    ------
+    ValueError
+        Both have names and they differ, in content or in order (scikit-learn's message,
+        listing unseen and missing names).
+    """
+    names = feature_names(X)
+    if fitted_names is None and names is None:
+        return None
+    if fitted_names is None:
+        return f"X has feature names, but {caller} was fitted without feature names"
+    if names is None:
+        return f"X does not have valid feature names, but {caller} was fitted with feature names"
+    if len(fitted_names) == len(names) and np.all(fitted_names == names):
+        return None
+    unexpected = sorted(set(names) - set(fitted_names))
+    missing = sorted(set(fitted_names) - set(names))
+
+    def listed(items):  # at most five, as scikit-learn lists them
+        return "".join(f"- {item}\n" for item in items[:5]) + ("- ...\n" if len(items) > 5 else "")
+
+    message = "The feature names should match those that were passed during fit.\n"
+    if unexpected:
+        message += "Feature names unseen at fit time:\n" + listed(unexpected)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + listed(missing)
+    if not unexpected and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
 
 
 def check_data(X, *, name="X", caller="bayesgmm"):
@@ -191,14 +290,20 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     return w
 
 
-def check_shape(value, shape, name, dtype):
-    """``value`` as a finite NumPy array of exactly ``shape`` (scikit-learn's message)."""
+def check_shape(value, shape, name, dtype, *, argument=None):
+    """``value`` as a finite NumPy array of exactly ``shape``.
+
+    ``name`` is scikit-learn's name for the parameter in its message ("weights",
+    "full precision"); ``argument``, when given, the keyword the user passed it as
+    ("weights_init"), appended so that the message says where to look.
+    """
     array = np.asarray(value, dtype=dtype)
+    where = "" if argument is None else f" ({argument})"
     if array.shape != tuple(shape):
-        raise ValueError(f"The parameter '{name}' should have the shape {tuple(shape)}, but got "
-                         f"{array.shape}")
+        raise ValueError(f"The parameter '{name}' should have the shape of {tuple(shape)}, but "
+                         f"got {array.shape}{where}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"The parameter '{name}' contains NaN or infinity.")
+        raise ValueError(f"The parameter '{name}'{where} contains NaN or infinity.")
     return array
 
 
@@ -272,6 +377,7 @@ def key_from_random_state(random_state):
     return jax.random.key(seed)
 
 
-__all__ = ["check_array", "check_choice", "check_data", "check_int", "check_n_samples",
-           "check_real", "check_sample_weight", "check_shape", "check_sharded_array", "check_is_fitted", "is_number",
-           "check_structure", "compute_dtype", "default_float_dtype", "key_from_random_state"]
+__all__ = ["check_array", "check_choice", "check_data", "check_feature_names", "check_int",
+           "check_is_fitted", "check_n_samples", "check_real", "check_sample_weight",
+           "check_shape", "check_sharded_array", "check_structure", "compute_dtype",
+           "default_float_dtype", "feature_names", "is_number", "key_from_random_state"]

@@ -104,3 +104,35 @@ def test_conversion_rejects_bad_input(rng, data):
     with pytest.raises(ValueError, match="log_likelihood group"):
         bayes_arviz.loo(bayes_arviz.to_datatree(draws, data, "full", log_likelihood=False,
                                                 posterior_predictive=False))
+
+
+def test_sample_stats_use_arviz_names_and_inference_library_attributes(rng, data):
+    # The reference is ArviZ's own NumPyro converter on a NumPyro NUTS run recording the
+    # same fields as bayesgmm's sampler: the same variable names (ArviZ 1.x: lp,
+    # acceptance_rate, n_steps, tree_depth, ...), the same derived values, the same
+    # inference_library attributes on every group.
+    import arviz as az
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC, NUTS
+
+    from bayesgmm.bayes.sampler import NUTS_FIELDS
+
+    def model():
+        numpyro.sample("x", dist.Normal(0.0, 1.0))
+
+    mcmc = MCMC(NUTS(model, max_tree_depth=30), num_warmup=10, num_samples=10,
+                progress_bar=False)
+    mcmc.run(jax.random.key(0), extra_fields=NUTS_FIELDS)
+    reference = az.from_numpyro(mcmc)
+    draws = _fake_nuts(rng, chains=1, n=10, scramble=False)
+    stats = {name: jnp.asarray(value)[None] for name, value in mcmc.get_extra_fields().items()}
+    tree = bayes_arviz.to_datatree(draws._replace(sample_stats=stats), data, "full")
+    expected = set(reference["sample_stats"].data_vars) - {"reached_max_tree_depth"}
+    assert set(tree["sample_stats"].data_vars) == expected
+    for name in expected:
+        np.testing.assert_array_equal(tree["sample_stats"][name].values,
+                                      reference["sample_stats"][name].values, err_msg=name)
+    for group in tree.children:
+        assert tree[group].attrs["inference_library"] == "numpyro", group
+        assert tree[group].attrs["inference_library_version"] == numpyro.__version__, group

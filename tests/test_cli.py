@@ -63,6 +63,10 @@ def test_bayes_nuts_writes_report_and_figure(tmp_path):
     assert report["num_draws"] == 40 and np.isclose(sum(report["kplus_posterior"]), 1.0)
     assert np.isclose(sum(report["weights_mean"]), 1.0)
     assert (out / "bayes.png").stat().st_size > 10_000
+    model = io.load(out / "model.npz")  # the fitted BayesianGMM, draws and priors included
+    assert type(model).__name__ == "BayesianGMM" and model.priors.concentration == 1.0
+    assert model.draws_.params.means.shape == (2, 20, 2, 1)
+    np.testing.assert_allclose(model.weights_, report["weights_mean"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("argv,message", [

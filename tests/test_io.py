@@ -95,3 +95,76 @@ def test_foreign_npz_and_missing_file(tmp_path):
         gmm_io.load(path)
     with pytest.raises(FileNotFoundError):
         gmm_io.load(tmp_path / "missing.npz")
+
+
+def _assert_same_tree(a, b, where="draws_"):
+    # every leaf equal bit for bit, with the same dtype and the same structure
+    import jax
+    leaves_a, tree_a = jax.tree.flatten(a)
+    leaves_b, tree_b = jax.tree.flatten(b)
+    assert tree_a == tree_b, where
+    for x, y in zip(leaves_a, leaves_b):
+        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x, y = jax.random.key_data(x), jax.random.key_data(y)
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=where)
+        assert np.asarray(x).dtype == np.asarray(y).dtype, where
+
+
+@pytest.mark.parametrize("method", ["svi", "nuts"])
+def test_bayesian_gmm_round_trip_is_exact(tmp_path, method):
+    import jax
+    from bayesgmm import BayesianGMM
+    from bayesgmm.bayes import Priors
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 5])
+    settings = dict(svi=dict(method="svi", num_steps=50, num_samples=20, guide="normal"),
+                    nuts=dict(num_warmup=20, num_samples=20, num_chains=2,
+                              weights_sampler="gibbs"))[method]
+    model = BayesianGMM(2, covariance_type="diag", priors=Priors(concentration=0.5),
+                        random_state=jax.random.key(7), **settings).fit(X)
+    path = tmp_path / "bayes.npz"
+    gmm_io.save(path, model)
+    loaded = gmm_io.load(path)
+    assert type(loaded) is BayesianGMM
+    params = model.get_params()
+    assert loaded.get_params().keys() == params.keys()
+    assert loaded.priors == Priors(concentration=0.5)
+    for key, value in params.items():
+        if key not in ("priors", "random_state"):
+            assert loaded.get_params()[key] == value, key
+    _assert_same_tree(loaded.random_state, model.random_state, "random_state")
+    _assert_same_tree(loaded.draws_, model.draws_)  # params, samples, stats, priors, em start
+    _assert_same_tree(loaded.em_params_, model.em_params_, "em_params_")
+    for name in ("weights_", "means_", "covariances_", "losses_", "num_divergences_",
+                 "n_features_in_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+    for a, b in zip(loaded.sample(5), model.sample(5)):
+        np.testing.assert_array_equal(a, b)
+    # the DataTree (built on first access) from the saved data and key: the same numbers
+    ours, theirs = loaded.datatree_, model.datatree_
+    assert set(ours.children) == set(theirs.children)
+    for group in theirs.children:
+        a, b = ours[group].to_dataset(), theirs[group].to_dataset()
+        assert a.equals(b), group  # values, dims and coordinates
+        for attrs in (a.attrs, b.attrs):
+            attrs.pop("created_at")  # when each DataTree was built
+        assert a.attrs == b.attrs, group
+
+
+def test_feature_names_and_a_jax_key_round_trip(tmp_path):
+    import jax
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(30, 2)), columns=["eruptions", "waiting"])
+    model = GaussianMixture(2, random_state=jax.random.key(5)).fit(frame)
+    gmm_io.save(tmp_path / "m.npz", model)
+    loaded = gmm_io.load(tmp_path / "m.npz")
+    assert loaded.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(loaded.feature_names_in_, ["eruptions", "waiting"])
+    np.testing.assert_array_equal(jax.random.key_data(loaded.random_state),
+                                  jax.random.key_data(model.random_state))
+    with pytest.raises(ValueError, match="same order"):
+        loaded.predict(frame[["waiting", "eruptions"]])
+    np.testing.assert_array_equal(loaded.sample(3)[0], model.sample(3)[0])

@@ -4,7 +4,7 @@ The DataTree holds relabelled draws only: R-hat and ESS of raw component paramet
 label switching, not convergence, and are never shown.
 """
 
-import numpyro  # noqa: F401  (must be imported before arviz: a lazy-module clash otherwise)
+import numpyro  # must be imported before arviz: a lazy-module clash otherwise
 
 import arviz as az  # noqa: E402  (after numpyro, see above)
 import jax  # noqa: E402
@@ -18,7 +18,9 @@ from bayesgmm.covariance import FAMILIES, check_covariance_type  # noqa: E402
 #: Attribute set on the posterior group of every DataTree made here.
 RELABELLED_ATTR = "bayesgmm_relabelled"
 
-#: NumPyro's NUTS field names -> ArviZ's sample_stats names.
+#: NumPyro's NUTS field names -> ArviZ 1.x's sample_stats names (as ``az.from_numpyro``
+#: names them; ``lp`` is the negated potential energy, ``tree_depth`` is derived from
+#: ``n_steps``).
 _STAT_NAMES = {"diverging": "diverging", "energy": "energy", "potential_energy": "lp",
                "accept_prob": "acceptance_rate", "num_steps": "n_steps"}
 
@@ -57,9 +59,12 @@ def to_datatree(draws, X, covariance_type, *, pivot="em", key=None, feature_name
         Groups ``posterior`` (``weights`` (chain, draw, component), ``means`` (..., component,
         feature), ``covariances`` (shape by covariance type), ``concentration`` with a
         hyperprior), ``sample_stats`` (NUTS: ``diverging``, ``energy``, ``lp``,
-        ``acceptance_rate``, ``n_steps``), ``log_likelihood`` (``obs`` (chain, draw,
-        obs_id)), ``posterior_predictive`` (``obs`` (chain, draw, obs_id, feature)) and
-        ``observed_data`` (``obs`` (obs_id, feature)).
+        ``acceptance_rate``, ``n_steps``, ``tree_depth``: ArviZ 1.x's names, as
+        ``az.from_numpyro`` gives them), ``log_likelihood`` (``obs`` (chain, draw, obs_id)),
+        ``posterior_predictive`` (``obs`` (chain, draw, obs_id, feature)) and
+        ``observed_data`` (``obs`` (obs_id, feature)). Every group carries ArviZ's
+        attributes ``inference_library`` ("numpyro") and ``inference_library_version``
+        besides ``created_at`` and ArviZ's own.
     """
     check_covariance_type(covariance_type)
     if not isinstance(draws, PosteriorDraws):
@@ -90,7 +95,11 @@ def to_datatree(draws, X, covariance_type, *, pivot="em", key=None, feature_name
         data["sample_stats"] = {_STAT_NAMES[name]: np.asarray(value)
                                 for name, value in draws.sample_stats.items()
                                 if name in _STAT_NAMES}
-        data["sample_stats"]["lp"] = -data["sample_stats"]["lp"]
+        stats = data["sample_stats"]
+        if "lp" in stats:
+            stats["lp"] = -stats["lp"]  # log density = -potential energy
+        if "n_steps" in stats:  # NUTS takes 2**depth - 1 leapfrog steps at depth `depth`
+            stats["tree_depth"] = np.log2(stats["n_steps"]).astype(int) + 1
     if log_likelihood:
         data["log_likelihood"] = {"obs": np.asarray(
             gmm.pointwise_log_likelihood(X, params, covariance_type))}
@@ -102,7 +111,10 @@ def to_datatree(draws, X, covariance_type, *, pivot="em", key=None, feature_name
               "feature_bis": list(feature_names), "obs_id": np.arange(X.shape[0])}
     # One dims entry serves every "obs": in the log_likelihood group ArviZ drops the trailing
     # "feature" dimension the per-observation values do not have.
-    tree = az.from_dict(data, coords=coords, dims={**dims, "obs": ["obs_id", "feature"]})
+    library = {"inference_library": numpyro.__name__,
+               "inference_library_version": numpyro.__version__}
+    tree = az.from_dict(data, coords=coords, dims={**dims, "obs": ["obs_id", "feature"]},
+                        attrs={group: library for group in data})
     tree["posterior"].attrs[RELABELLED_ATTR] = 1
     tree["posterior"].attrs["covariance_type"] = covariance_type
     tree["posterior"].attrs["pivot"] = pivot if isinstance(pivot, str) else "user"

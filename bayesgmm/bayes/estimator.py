@@ -89,7 +89,9 @@ class BayesianGMM(ParamsMixin):
         ArviZ DataTree (posterior, sample_stats, log_likelihood, posterior_predictive,
         observed_data), built when first read (the pointwise log-likelihood and the posterior
         predictive cost compilation and memory that a fit used only for predictions need
-        not pay); until then the estimator keeps a reference to the training data.
+        not pay). The estimator keeps a reference to the training data and the key of the
+        posterior predictive draws for it, and :func:`bayesgmm.io.save` stores both, so
+        that a loaded model builds the same DataTree.
     weights_ : ndarray, shape (n_components,)
     means_ : ndarray, shape (n_components, n_features)
     covariances_ : ndarray
@@ -102,6 +104,9 @@ class BayesianGMM(ParamsMixin):
         SVI loss trace.
     n_features_in_ : int
     """
+
+    # Part of the fit that bayesgmm.io saves although private: what datatree_ is built from.
+    _saved_private_attributes = ("_datatree_inputs",)
 
     def __init__(self, n_components=1, *, covariance_type="full", method="nuts", priors=None,
                  num_warmup=500, num_samples=500, num_chains=4, chain_method=None,
@@ -197,7 +202,6 @@ class BayesianGMM(ParamsMixin):
             self._datatree = bayes_arviz.to_datatree(
                 self.draws_, X, self.covariance_type, pivot=self.pivot, key=key,
                 posterior_predictive=self.posterior_predictive)
-            del self._datatree_inputs
         return self._datatree
 
     def _set_fitted(self, X):
