@@ -323,5 +323,44 @@ def plot_compare(result, path=None):
     return fig
 
 
+def plot_k_posterior(result, *, ax=None, reference=None, title=None):
+    """P(K | data) and P(K+ | data) of the telescoping sampler as bars, with the priors of K
+    and K+ (and, optionally, published values of P(K)) as lines.
+
+    Parameters
+    ----------
+    result : TelescopeResult
+        From :func:`bayesgmm.bayes.telescope.sample_telescope`.
+    ax : matplotlib Axes, optional
+        Draw into these axes instead of a new figure.
+    reference : dict of int to float, optional
+        Values of P(K = k) to mark (e.g. a published table).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _figure_and_axes(ax, (7, 4.5))
+    ks = np.arange(1, result.k_max + 1)
+    ax.bar(ks - 0.2, result.k_posterior, width=0.4, color="tab:blue", alpha=0.8,
+           label="P(K | data)")
+    ax.bar(ks + 0.2, result.kplus_posterior, width=0.4, color="tab:orange", alpha=0.8,
+           label="P(K+ | data)")
+    ax.plot(ks, result.k_prior, "--", color="tab:blue", lw=1, label="prior of K")
+    ax.plot(ks, result.kplus_prior, ":", color="tab:orange", lw=1.5, label="prior of K+")
+    if reference:
+        ax.plot(list(reference), list(reference.values()), "kx", ms=8, mew=2,
+                label="reference P(K)")
+    ax.set_xlabel("number of components K / occupied components K+")
+    ax.set_ylabel("probability")
+    ax.set_xlim(0.3, min(result.k_max, max(int(np.flatnonzero(result.k_posterior > 1e-3).max())
+                                           + 3, 6)) + 0.7)
+    ax.legend(frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 __all__ = ["new_figure", "plot_bic", "plot_compare", "plot_data_density", "plot_fit",
-           "save_figure"]
+           "plot_k_posterior", "save_figure"]

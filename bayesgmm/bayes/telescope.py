@@ -414,7 +414,15 @@ def _wishart_from_variates(log_gamma, normal, scale):
     d = scale.shape[-1]
     eye = jnp.eye(d, dtype=scale.dtype)
     bartlett = jnp.triu(normal, 1) * math.sqrt(0.5) + jnp.exp(0.5 * log_gamma)[..., None] * eye
-    return FAMILIES["full"].precisions_cholesky(scale) @ bartlett
+    return _inverse_cholesky(scale) @ bartlett
+
+
+def _inverse_cholesky(a):
+    """Upper-triangular ``U`` with ``U U^T = a^-1`` (batch + (d, d)). For d = 1 elementwise:
+    batched 1 x 1 LAPACK calls made a univariate sweep several times slower."""
+    if a.shape[-1] == 1:
+        return 1.0 / jnp.sqrt(a)
+    return FAMILIES["full"].precisions_cholesky(a)
 
 
 # ----------------------------------------------------------------------------- the sampler
@@ -474,9 +482,11 @@ def _draw_means(key, precision, counts, sums, priors):
     for every component (N_k = 0: the prior)."""
     inv_cov = priors.B0_inv + counts[:, None, None] * precision
     rhs = priors.B0_inv @ priors.b0 + jnp.einsum("kde,ke->kd", precision, sums)
+    noise = jax.random.normal(key, sums.shape, sums.dtype)
+    if sums.shape[-1] == 1:  # elementwise (see _inverse_cholesky)
+        return rhs / inv_cov[..., 0] + noise / jnp.sqrt(inv_cov[..., 0])
     chol = jnp.linalg.cholesky(inv_cov)
     mean = cho_solve((chol, True), rhs[..., None])[..., 0]
-    noise = jax.random.normal(key, sums.shape, sums.dtype)
     # Covariance (L L^T)^-1 = L^-T L^-1: L^-T eps has it.
     return mean + solve_triangular(jnp.swapaxes(chol, -1, -2), noise[..., None],
                                    lower=False)[..., 0]
@@ -612,7 +622,7 @@ def init_state(key, X, priors, *, k_max, k_init):
     C0 = priors.g0 * jnp.linalg.inv(priors.G0)
     # Components beyond k_init are inactive (weight 0): any finite values serve, and the
     # first sweep draws those it activates from their prior.
-    start_chol = FAMILIES["full"].precisions_cholesky(0.5 * C0)
+    start_chol = _inverse_cholesky(0.5 * C0)
     first = jnp.arange(k_max) < k_init
     means = jnp.where(first[:, None], jnp.zeros((k_max, d), dtype).at[:k_init].set(centres),
                       priors.b0)
