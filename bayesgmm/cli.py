@@ -256,7 +256,7 @@ def _add_compare_options(parser, *, k_max, num_warmup, num_samples, sensitivity_
                         help="with --k-prior: e0 (static) or alpha (dynamic); default 1")
     parser.add_argument("--k-prior-num-samples", type=int, default=1000,
                         help="with --k-prior: draws kept per chain (4 chains)")
-    parser.add_argument("--k-prior-thin", type=int, default=5,
+    parser.add_argument("--k-prior-thin", type=int, default=10,
                         help="with --k-prior: sweeps per kept draw")
 
 

@@ -286,7 +286,7 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
             sensitivity_num_samples=200, n_init=3, sweep=None, feature_names=None,
             data_label="data", progress=None, progress_bar=False, k_prior=None,
             k_prior_num_warmup=500, k_prior_num_samples=1000, k_prior_num_chains=4,
-            k_prior_thin=5):
+            k_prior_thin=10):
     """BIC (EM) against the posterior of the number of occupied components (NUTS).
 
     Parameters

@@ -355,3 +355,22 @@ def test_galaxy_reproduces_the_telescope_vignette_and_two_seeds_agree():
     se = np.sqrt(a.var(0, ddof=1) / len(a) + b.var(0, ddof=1) / len(b))
     diff = np.abs(a.mean(0) - b.mean(0))
     assert np.all(diff <= 4 * np.maximum(se, 0.002)), (diff, se)
+
+
+def test_one_compiled_program_serves_every_prior_and_run_length():
+    X = datasets.load("galaxy").data[:40]
+    runs = [dict(priors=TelescopePriors(k_prior="uniform"), num_warmup=10, thin=1),
+            dict(priors=TelescopePriors(k_prior=("poisson", 3.0), weights="dynamic",
+                                        concentration_prior=("F", 6.0, 3.0)),
+                 num_warmup=30, thin=2),
+            dict(priors=TelescopePriors(k_prior="bnb", concentration=0.01,
+                                        concentration_prior=(1.0, 20.0), B0=4.0),
+                 num_warmup=0, thin=3)]
+    before = None
+    for kwargs in runs:
+        result = telescope.sample_telescope(jax.random.key(0), X, k_max=7, num_samples=20,
+                                            num_chains=2, **kwargs)
+        assert result.draws.n_components.shape == (2, 20)
+        size = telescope._run_chains._cache_size()
+        before = size if before is None else before
+        assert size == before, "a new prior or run length compiled a new program"

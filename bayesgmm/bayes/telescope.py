@@ -670,12 +670,12 @@ class TelescopeDraws(NamedTuple):
     log_likelihood: jax.Array
 
 
-@functools.partial(jax.jit, static_argnames=("k_max", "k_init", "num_warmup", "num_samples",
-                                             "thin", "progress"))
-def _run_chains(keys, X, priors, bar_id, *, k_max, k_init, num_warmup, num_samples, thin,
+@functools.partial(jax.jit, static_argnames=("k_max", "k_init", "num_samples", "progress"))
+def _run_chains(keys, X, priors, bar_id, num_warmup, thin, *, k_max, k_init, num_samples,
                 progress):
+    # num_warmup and thin are arguments, not static: other run lengths reuse the program.
     total = num_warmup + num_samples * thin
-    every = max(1, math.ceil(total / sampler.PROGRESS_UPDATES))
+    every = jnp.maximum(1, total // sampler.PROGRESS_UPDATES)
 
     def record(state, info):
         params = GMMParams(state.weights, state.means, state.precisions_cholesky)
@@ -768,9 +768,8 @@ def sample_telescope(key, X, *, k_max=30, priors=None, num_warmup=1000, num_samp
     start = time.perf_counter()
     try:
         draws = jax.block_until_ready(_run_chains(
-            keys, jnp.asarray(X), resolved, bar_id, k_max=k_max, k_init=k_init,
-            num_warmup=num_warmup, num_samples=num_samples, thin=thin,
-            progress=progress_bar))
+            keys, jnp.asarray(X), resolved, bar_id, num_warmup, thin, k_max=k_max,
+            k_init=k_init, num_samples=num_samples, progress=progress_bar))
     finally:
         if progress_bar:
             sampler._PROGRESS.pop(bar_id).close()
