@@ -63,7 +63,6 @@ from scipy import special, stats
 from bayesgmm import density
 from bayesgmm.bayes import sampler
 from bayesgmm.bayes.diagnostics import ess, rhat
-from bayesgmm.bayes.kplus import kplus_prior
 from bayesgmm.covariance import FAMILIES
 from bayesgmm.params import GMMParams
 from bayesgmm.relabel import hungarian, mahalanobis_costs
@@ -799,12 +798,32 @@ def k_prior_label(k_prior):
 
 # ----------------------------------------------------------------------- priors of K and K+
 
+def _log_compositions(n_obs, e0, j_max):
+    """``log sum prod_i Gamma(n_i + e0) / (Gamma(e0) n_i!)`` over the compositions of
+    ``n_obs`` into j positive parts, j = 1..j_max, shape (j_max,) (``-inf`` for j > n_obs).
+    The recursion over j is a convolution over the counts, one (N, N) log-sum-exp per j."""
+    n = np.arange(1, n_obs + 1)
+    log_f = special.gammaln(n + e0) - special.gammaln(e0) - special.gammaln(n + 1)
+    # shift[m, a] = m - a: the last part's size when the first j - 1 parts hold a + 1 points.
+    shift = n[:, None] - n[None, :]
+    last = np.where(shift >= 1, log_f[np.clip(shift - 1, 0, None)], -np.inf)
+    conv, out = log_f, np.full(j_max, -np.inf)
+    out[0] = conv[-1]
+    for j in range(2, min(j_max, n_obs) + 1):
+        conv = special.logsumexp(conv[None, :] + last, axis=1)
+        out[j - 1] = conv[-1]
+    return out
+
+
 def kplus_prior_given_k_prior(n_obs, k_max, priors=None, *, num_draws=20000, seed=0):
     """The prior of K+ implied by the prior of K and of the weights, for N observations.
 
-    ``P(K+ = j) = sum_K p(K) P(K+ = j | K, e0)``: exact (:func:`bayesgmm.bayes.kplus.kplus_prior`
-    for each K) when the concentration is fixed and N <= 1000, simulated otherwise (K, e0 or
-    alpha, the weights and multinomial counts drawn from the prior, ``num_draws`` times).
+    ``P(K+ = j) = sum_K p(K) P(K+ = j | K, e0)`` with ``P(K+ = j | K, e0) = C(K, j)
+    Gamma(K e0) / Gamma(N + K e0) N! sum over compositions of N into j positive parts of
+    prod Gamma(n_i + e0) / (Gamma(e0) n_i!)`` (as :func:`bayesgmm.bayes.kplus.kplus_prior`):
+    exact when the concentration is fixed and the convolutions are affordable (N <= 3000),
+    simulated otherwise (K, e0 or alpha, the weights and multinomial counts drawn from the
+    prior, ``num_draws`` times).
 
     Parameters
     ----------
@@ -822,11 +841,19 @@ def kplus_prior_given_k_prior(n_obs, k_max, priors=None, *, num_draws=20000, see
     p_k = k_prior_probabilities(priors.k_prior, k_max)
     dynamic = priors.weights == "dynamic"
     value = priors.concentration
-    if priors.concentration_prior is None and n_obs <= 1000:
+    cost = n_obs ** 2 * min(k_max, n_obs) * (k_max if dynamic else 1)
+    if priors.concentration_prior is None and n_obs <= 3000 and cost <= 2e8:
         out = np.zeros(k_max)
+        j = np.arange(1, k_max + 1)
+        log_comp = None if dynamic else _log_compositions(n_obs, value, k_max)
         for k in np.flatnonzero(p_k > 0) + 1:
             e0 = value / k if dynamic else value
-            out[:k] += p_k[k - 1] * kplus_prior(n_obs, int(k), e0)
+            comp = _log_compositions(n_obs, e0, k_max) if dynamic else log_comp
+            log_choose = np.where(j <= k, special.gammaln(k + 1) - special.gammaln(j + 1)
+                                  - special.gammaln(np.maximum(k - j, 0) + 1), -np.inf)
+            log_p = (log_choose + special.gammaln(k * e0) - special.gammaln(n_obs + k * e0)
+                     + special.gammaln(n_obs + 1) + comp)
+            out += p_k[k - 1] * np.exp(log_p - special.logsumexp(log_p))
         return out / out.sum()
     rng = np.random.default_rng(seed)
     ks = rng.choice(np.arange(1, k_max + 1), size=num_draws, p=p_k)
