@@ -743,7 +743,12 @@ def sample_telescope(key, X, *, k_max=30, priors=None, num_warmup=1000, num_samp
     Raises
     ------
     ValueError
-        For bad arguments or data (NaN, infinity, fewer than 2 rows).
+        For bad arguments, priors (the message names the field) or data (NaN, infinity,
+        not 2-D).
+    TypeError
+        For ``priors`` that are not :class:`TelescopePriors`, or sparse or complex data.
+    FloatingPointError
+        When a draw is not finite (float32 on badly scaled data).
     """
     X = check_data(X, caller="sample_telescope")
     n_obs = X.shape[0]
@@ -894,7 +899,8 @@ class Clusters(NamedTuple):
     covariances : ndarray, shape (n_clusters, d, d)
         Posterior means.
     labels : ndarray of int, shape (N,)
-        Each observation's cluster: the largest posterior mean responsibility.
+        Each observation's cluster: the largest responsibility under the clusters' posterior
+        mean weights, means and covariances.
     """
 
     n_clusters: int
@@ -992,15 +998,19 @@ class TelescopeResult(NamedTuple):
         keep = d.n_occupied.ravel() == j
         if not keep.any():
             raise ValueError(f"No draw has K+ = {j}.")
-        flat = lambda a: a.reshape((-1,) + a.shape[2:])[keep][:, :j]  # noqa: E731
+        def flat(a):  # the kept draws' occupied components (the first j)
+            return a.reshape((-1,) + a.shape[2:])[keep][:, :j]
+
         means, counts = flat(d.params.means), flat(d.counts).astype(np.float64)
         weights = flat(d.params.weights)
         prec_chol = flat(d.params.precisions_cholesky)
         precision = prec_chol @ np.swapaxes(prec_chol, -1, -2)
         pivot = int(np.argmax(d.log_likelihood.ravel()[keep]))
         perm = hungarian(mahalanobis_costs(means, means[pivot], precision[pivot]))
-        take = lambda a: np.take_along_axis(  # noqa: E731
-            a, perm.reshape(perm.shape + (1,) * (a.ndim - 2)), axis=1)
+
+        def take(a):
+            return np.take_along_axis(a, perm.reshape(perm.shape + (1,) * (a.ndim - 2)), axis=1)
+
         means, counts, weights = take(means), take(counts), take(weights)
         covariances = np.linalg.inv(take(precision))
         weights = weights / weights.sum(axis=1, keepdims=True)
