@@ -685,7 +685,12 @@ def _run_chains(keys, X, priors, bar_id, num_warmup, thin, *, k_max, k_init, num
     def one_chain(key, chain):
         key_init, key_run = jax.random.split(key)
         state = init_state(key_init, X, priors, k_max=k_max, k_init=k_init)
-        _, info_shape = jax.eval_shape(gibbs_sweep, key_run, state, X, priors)
+        # The info's shapes written out: tracing the sweep once more (eval_shape) cost a
+        # good part of a second per run.
+        info_shape = SweepInfo(jax.ShapeDtypeStruct(X.shape[:1], jnp.int32),
+                               jax.ShapeDtypeStruct((k_max,), jnp.int32),
+                               jax.ShapeDtypeStruct((), jnp.int32),
+                               jax.ShapeDtypeStruct((), jnp.bool_))
         shapes = jax.eval_shape(record, state, info_shape)
         draws = jax.tree.map(lambda s: jnp.zeros((num_samples,) + s.shape, s.dtype), shapes)
 
