@@ -285,7 +285,7 @@ def _k_prior_markdown(result):
     if tele is None:
         return []
     s, d, summary = tele.settings, tele.diagnostics, tele.summary()
-    weights = (f"e0 = alpha / K, alpha" if s["weights"] == "dynamic" else "static e0")
+    weights = "e0 = alpha / K, alpha" if s["weights"] == "dynamic" else "static e0"
     hyper = (f" ~ {tuple(s['concentration_prior'])}" if s["concentration_prior"]
              else f" = {s['concentration']:g}")
     lines = ["", f"## Prior on K: {s['k_prior']} on 1..{s['k_max']} (telescoping sampler)", "",
@@ -295,9 +295,17 @@ def _k_prior_markdown(result):
              f"P(K+ | data): mode **K+ = {summary['kplus_mode']}**, quartiles "
              f"{' / '.join(f'{q:g}' for q in summary['kplus_quartiles'])}. R-hat K "
              f"{_fmt(d['rhat_k'])}, K+ {_fmt(d['rhat_kplus'])}; ESS K {_fmt(d['ess_k'], '.0f')}"
-             f", K+ {_fmt(d['ess_kplus'], '.0f')}.", "",
-             f"| K | BIC weight ({result.covariance_type}) | P(K \\| data) | P(K+ \\| data) "
-             f"| prior of K | prior of K+ |", "|---:|---:|---:|---:|---:|---:|"]
+             f", K+ {_fmt(d['ess_kplus'], '.0f')}.", ""]
+    from bayesgmm.bayes.diagnostics import RHAT_WARNING  # noqa: PLC0415 (NumPyro on use)
+    worst = max((v for v in (d["rhat_k"], d["rhat_kplus"]) if v is not None), default=None)
+    if worst is not None and worst > RHAT_WARNING:
+        modes = [int(np.bincount(chain).argmax()) for chain in tele.draws.n_occupied]
+        lines += [f"**The chains disagree** (R-hat {worst:.2f} > {RHAT_WARNING}; mode of K+ "
+                  f"per chain: {', '.join(map(str, modes))}): the allocation sampler moves "
+                  f"between numbers of clusters slowly on these data. Run longer chains "
+                  f"(more draws or a larger thin) before quoting P(K) and P(K+).", ""]
+    lines += [f"| K | BIC weight ({result.covariance_type}) | P(K \\| data) | P(K+ \\| data) "
+              f"| prior of K | prior of K+ |", "|---:|---:|---:|---:|---:|---:|"]
     prior_kplus = tele.kplus_prior
     for k in range(1, result.k_max + 1):
         lines.append(f"| {k} | {result.bic_weights[k - 1]:.3f} | {tele.k_posterior[k - 1]:.3f} "

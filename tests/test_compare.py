@@ -189,6 +189,15 @@ def test_prior_on_k_adds_the_telescoping_posteriors_to_report_json_and_figure(ga
     assert "**Prior on K** (uniform on 1..3" in md
     r.plot(tmp_path / "compare.png")
     assert (tmp_path / "compare.png").stat().st_size > 20_000
+    assert "**The chains disagree**" not in md or r.telescope.diagnostics["rhat_kplus"] > 1.1
+    # Chains stuck at different K+: the report says so.
+    draws = r.telescope.draws
+    split = np.repeat(np.array([[1], [2]]), draws.n_occupied.shape[1], axis=1)
+    split[:, ::10] = 3 - split[:, ::10]  # some spread within each chain
+    stuck = r._replace(telescope=r.telescope._replace(
+        draws=draws._replace(n_occupied=split, n_components=split + 1)))
+    assert "**The chains disagree** (R-hat" in stuck.to_markdown()
+    assert "mode of K+ per chain: 1, 2" in stuck.to_markdown()
     # Without a prior on K the report has none of these keys.
     assert "posterior_K" not in json.loads(galaxy_result.to_json())
 
