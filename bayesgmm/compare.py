@@ -337,7 +337,10 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         (:func:`bayesgmm.bayes.telescope.sample_telescope`). A name ("uniform", "poisson",
         "geometric", "bnb"), ``(name, *parameters)`` or probabilities give a static Dirichlet
         with e0 = 1 and the default component priors; a
-        :class:`~bayesgmm.bayes.telescope.TelescopePriors` sets everything.
+        :class:`~bayesgmm.bayes.telescope.TelescopePriors` sets everything. Its components
+        have full covariances (with the conditionally conjugate priors of the telescoping
+        sampler), whatever ``covariance_type``; the BIC weights beside it are
+        ``covariance_type``'s.
     k_prior_num_warmup, k_prior_num_samples, k_prior_num_chains, k_prior_thin : int
         Settings of the telescoping run (sweeps discarded, draws kept per chain, chains,
         sweeps per kept draw).
