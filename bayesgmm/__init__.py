@@ -16,7 +16,8 @@ The public API:
 - :class:`GMMParams` and :mod:`bayesgmm.density`: the parameters and the one density
   implementation every route evaluates.
 - :func:`bayesgmm.compare.compare`: BIC from EM beside the posterior number of occupied
-  components K+ of an overfitted sparse mixture (imported on first use).
+  components K+ of an overfitted sparse mixture, and with ``k_prior`` beside P(K | data) of
+  the telescoping sampler, :func:`bayesgmm.bayes.sample_telescope` (imported on first use).
 - :mod:`bayesgmm.datasets`: classic data sets (Old Faithful, iris, galaxy, acidity, enzyme);
   :mod:`bayesgmm.io`: pickle-free save/load.
 """

@@ -6,11 +6,12 @@ JSON) and a figure to an output folder:
 - ``fit``: one EM fit (and the saved model);
 - ``select``: the BIC/AIC/ICL sweep over K and covariance types (and the saved best model);
 - ``bayes``: a Bayesian mixture by NUTS or SVI (K+ posterior, divergences, the saved model);
-- ``compare``: BIC against the posterior of K+ (:func:`bayesgmm.compare.compare`);
+- ``compare``: BIC against the posterior of K+ (:func:`bayesgmm.compare.compare`), and with
+  ``--k-prior`` against P(K | data) under a prior on K (the telescoping sampler);
 - ``demo``: ``compare`` on a shipped data set (Old Faithful by default).
 
-The command (not the library) enables JAX's persistent compilation cache in a per-user
-folder, so a second run does not recompile. Each subcommand imports what it runs when it runs,
+``import bayesgmm`` turns on JAX's persistent compilation cache (:mod:`bayesgmm.config`), so a
+second run does not recompile; ``--no-cache`` turns it off for one run. Each subcommand imports what it runs when it runs,
 so that ``bayesgmm --help`` stays quick and never imports NumPyro.
 """
 
@@ -184,6 +185,13 @@ def _compare(args, X=None, names=None, label=None):
     defaults = {}
     if args.e0 is not None:
         defaults["e0"] = args.e0
+    if getattr(args, "k_prior", None) is not None:
+        from bayesgmm.bayes.telescope import TelescopePriors
+        defaults.update(k_prior=TelescopePriors(k_prior=args.k_prior,
+                                                weights=args.k_prior_weights,
+                                                concentration=args.k_prior_concentration),
+                        k_prior_num_samples=args.k_prior_num_samples,
+                        k_prior_thin=args.k_prior_thin)
     if args.sensitivity_e0 is not None:
         try:
             defaults["sensitivity_e0"] = tuple(float(v) for v in args.sensitivity_e0.split(",")
@@ -240,6 +248,18 @@ def _add_compare_options(parser, *, k_max, num_warmup, num_samples, sensitivity_
     parser.add_argument("--sensitivity-num-samples", type=int, default=sensitivity_draws)
     parser.add_argument("--n-init", type=int, default=3, help="EM restarts per model")
     parser.add_argument("--no-progress", action="store_true", help="no sampling progress bar")
+    parser.add_argument("--k-prior", choices=("uniform", "poisson", "geometric", "bnb"),
+                        help="a prior on K over 1..k-max: also sample P(K | data) and "
+                             "P(K+ | data) by the telescoping sampler (poisson: K-1 ~ Pois(1); "
+                             "geometric: K-1 ~ Geom(0.1); bnb: K-1 ~ BNB(1, 4, 3))")
+    parser.add_argument("--k-prior-weights", default="static", choices=("static", "dynamic"),
+                        help="with --k-prior: Dirichlet e0 fixed (static) or e0 = alpha / K")
+    parser.add_argument("--k-prior-concentration", type=float, default=1.0,
+                        help="with --k-prior: e0 (static) or alpha (dynamic); default 1")
+    parser.add_argument("--k-prior-num-samples", type=int, default=1000,
+                        help="with --k-prior: draws kept per chain (4 chains)")
+    parser.add_argument("--k-prior-thin", type=int, default=10,
+                        help="with --k-prior: sweeps per kept draw")
 
 
 def build_parser():

@@ -38,6 +38,12 @@ different ones. R-hat of K+ shows it, and the report says so in words when it ex
 
 On small data the posterior of K+ follows ``e0`` closely, so the result carries a
 prior-sensitivity panel: P(K+) re-estimated for several ``e0`` values with shorter chains.
+
+With a prior on K (``k_prior``), the comparison also runs the telescoping sampler of
+:mod:`bayesgmm.bayes.telescope` (Frühwirth-Schnatter, Malsiner-Walli & Grün 2021): K itself
+is sampled, empty components come and go, and the report sets P(K | data) and P(K+ | data)
+beside BIC's weights and the priors of K and K+, with the clusters of the draws whose K+ is
+its mode.
 """
 
 import math
@@ -49,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesgmm import plots, report
-from bayesgmm.bayes import inference, posterior, sampler
+from bayesgmm.bayes import inference, posterior, sampler, telescope
 from bayesgmm.bayes.diagnostics import divergence_summary, ess, rhat
 from bayesgmm.bayes.kplus import kplus_prior
 from bayesgmm.bayes.model import Priors, pointwise_log_likelihood
@@ -167,6 +173,12 @@ class CompareResult(NamedTuple):
     X : ndarray, shape (N, d)
     feature_names : tuple of str
     data_label : str
+    telescope : TelescopeResult or None
+        With a prior on K (``k_prior``): the telescoping sampler's draws of K and K+
+        (``telescope.k_posterior``, ``kplus_posterior``, ``k_prior``, ``kplus_prior``,
+        ``diagnostics``).
+    clusters : Clusters or None
+        With a prior on K: the relabelled clusters of the draws whose K+ is its mode.
     """
 
     sweep: object
@@ -186,6 +198,8 @@ class CompareResult(NamedTuple):
     X: np.ndarray
     feature_names: tuple
     data_label: str
+    telescope: object = None
+    clusters: object = None
 
     @property
     def bic_choice(self):
@@ -270,7 +284,9 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
             weights_sampler="gibbs", init="em",
             sensitivity_e0=SENSITIVITY_E0, sensitivity_num_warmup=200,
             sensitivity_num_samples=200, n_init=3, sweep=None, feature_names=None,
-            data_label="data", progress=None, progress_bar=False):
+            data_label="data", progress=None, progress_bar=False, k_prior=None,
+            k_prior_num_warmup=500, k_prior_num_samples=1000, k_prior_num_chains=4,
+            k_prior_thin=10):
     """BIC (EM) against the posterior of the number of occupied components (NUTS).
 
     Parameters
@@ -315,7 +331,19 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         Called with one line of text after each stage (per covariance type of the sweep, the
         NUTS fit, each panel fit); e.g. ``print``.
     progress_bar : bool
-        A progress bar over the sampling steps of every NUTS fit.
+        A progress bar over the sampling steps of every NUTS fit (and the telescoping run).
+    k_prior : str, tuple, array or TelescopePriors, optional
+        A prior on K over 1..k_max: also sample K and K+ by the telescoping sampler
+        (:func:`bayesgmm.bayes.telescope.sample_telescope`). A name ("uniform", "poisson",
+        "geometric", "bnb"), ``(name, *parameters)`` or probabilities give a static Dirichlet
+        with e0 = 1 and the default component priors; a
+        :class:`~bayesgmm.bayes.telescope.TelescopePriors` sets everything. Its components
+        have full covariances (with the conditionally conjugate priors of the telescoping
+        sampler), whatever ``covariance_type``; the BIC weights beside it are
+        ``covariance_type``'s.
+    k_prior_num_warmup, k_prior_num_samples, k_prior_num_chains, k_prior_thin : int
+        Settings of the telescoping run (sweeps discarded, draws kept per chain, chains,
+        sweeps per kept draw).
 
     Returns
     -------
@@ -340,6 +368,16 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
     check_choice("init", init, ("empty", "em"))
     # Checked here, not after a minute of sweep:
     check_choice("weights_sampler", weights_sampler, inference.WEIGHT_SAMPLERS)
+    telescope_priors = None
+    if k_prior is not None:  # checked here, not after a minute of sweep and NUTS
+        telescope_priors = (k_prior if isinstance(k_prior, telescope.TelescopePriors)
+                            else telescope.TelescopePriors(k_prior=k_prior))
+        telescope.resolve_priors(X, k_max, telescope_priors)
+        for name, value, low in (("k_prior_num_warmup", k_prior_num_warmup, 0),
+                                 ("k_prior_num_samples", k_prior_num_samples, 1),
+                                 ("k_prior_num_chains", k_prior_num_chains, 1),
+                                 ("k_prior_thin", k_prior_thin, 1)):
+            check_int(name, value, low)
     sensitivity_num_warmup = check_int("sensitivity_num_warmup", sensitivity_num_warmup, 0)
     sensitivity_num_samples = check_int("sensitivity_num_samples", sensitivity_num_samples)
     if isinstance(sweep_covariance_types, str):
@@ -351,6 +389,8 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         raise ValueError(f"feature_names has {len(names)} names for {n_features} features.")
     say = progress if progress is not None else (lambda line: None)
     key_sweep, key_nuts, key_kplus, key_prior, key_sens = jax.random.split(key, 5)
+    # Its own key (folded in), so that the other stages draw what they drew without it.
+    key_telescope = jax.random.fold_in(key, 15)
 
     start = time.perf_counter()
     if sweep is None:
@@ -423,6 +463,22 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
             f"{sensitivity_diag[value]['num_divergences']} divergences")
     sensitivity_seconds = time.perf_counter() - start
 
+    tele, clusters, telescope_seconds = None, None, 0.0
+    if telescope_priors is not None:
+        say(f"telescoping sampler: prior on K "
+            f"{telescope.k_prior_label(telescope_priors.k_prior)} over 1..{k_max}, "
+            f"{k_prior_num_chains} chains x ({k_prior_num_warmup} warmup + "
+            f"{k_prior_num_samples} draws, thin {k_prior_thin}) ...")
+        start = time.perf_counter()
+        tele = telescope.sample_telescope(
+            key_telescope, X, k_max=k_max, priors=telescope_priors,
+            num_warmup=k_prior_num_warmup, num_samples=k_prior_num_samples,
+            num_chains=k_prior_num_chains, thin=k_prior_thin, progress_bar=progress_bar)
+        clusters = tele.clusters(X)
+        telescope_seconds = time.perf_counter() - start
+        say(f"telescoping sampler: mode K = {int(np.argmax(tele.k_posterior)) + 1}, mode "
+            f"K+ = {int(np.argmax(tele.kplus_posterior)) + 1}, {telescope_seconds:.1f} s")
+
     settings = {
         "e0": None if concentration_prior is not None else e0,
         "concentration_prior": (None if concentration_prior is None
@@ -437,6 +493,7 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         "dtype": str(X.dtype), "sweep_seconds": round(sweep_seconds, 3),
         "nuts_seconds": round(nuts_seconds, 3),
         "sensitivity_seconds": round(sensitivity_seconds, 3),
+        "telescope_seconds": round(telescope_seconds, 3),
     }
     return CompareResult(
         sweep=sweep, covariance_type=covariance_type, k_max=k_max, bic_weights=weights,
@@ -444,7 +501,7 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
         log_likelihood_draws=log_lik, diagnostics=diagnostics, sensitivity=sensitivity,
         sensitivity_prior=sensitivity_prior, sensitivity_diagnostics=sensitivity_diag,
         settings=settings, draws=draws, X=np.asarray(X), feature_names=names,
-        data_label=str(data_label))
+        data_label=str(data_label), telescope=tele, clusters=clusters)
 
 
 __all__ = ["CompareResult", "DEFAULT_E0", "SENSITIVITY_E0", "compare", "empty_start"]

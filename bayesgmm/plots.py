@@ -271,7 +271,9 @@ def plot_data_density(X, log_density, *, em=None, feature_names=None, ax=None):
 def plot_compare(result, path=None):
     """The comparison in one figure, four panels: BIC against K per covariance type; P(K+)
     bars with the BIC weights and the prior of K+ overlaid; the prior-sensitivity panel; the
-    data with the posterior mean density and the density of BIC's choice.
+    data with the posterior mean density and the density of BIC's choice. With a prior on K
+    (``result.telescope``), a fifth: P(K) and P(K+) of the telescoping sampler with their
+    priors and the BIC weights (:func:`plot_k_posterior`).
 
     Parameters
     ----------
@@ -284,8 +286,21 @@ def plot_compare(result, path=None):
     -------
     matplotlib.figure.Figure
     """
-    fig = new_figure(figsize=(12, 9))
-    (ax_bic, ax_k), (ax_sens, ax_data) = fig.subplots(2, 2)
+    tele = getattr(result, "telescope", None)
+    if tele is None:
+        fig = new_figure(figsize=(12, 9))
+        (ax_bic, ax_k), (ax_sens, ax_data) = fig.subplots(2, 2)
+    else:  # a prior on K: a fifth panel, P(K) and P(K+) of the telescoping sampler
+        fig = new_figure(figsize=(18, 9))
+        grid = fig.add_gridspec(2, 3)
+        ax_bic, ax_k, ax_tele = (fig.add_subplot(grid[0, i]) for i in range(3))
+        ax_sens, ax_data = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1:])
+        plot_k_posterior(tele, ax=ax_tele, title=f"prior on K ({tele.settings['k_prior']}): "
+                                                 f"telescoping sampler")
+        ks = np.arange(1, result.k_max + 1)
+        ax_tele.plot(ks, result.bic_weights, "o-", color="tab:red", ms=4,
+                     label=f"BIC weights ({result.covariance_type})")
+        ax_tele.legend(frameon=False, fontsize=8)
     plot_bic(result.sweep, ax=ax_bic, title="BIC (EM) by K and covariance type")
 
     ks = np.arange(1, result.k_max + 1)
@@ -323,5 +338,44 @@ def plot_compare(result, path=None):
     return fig
 
 
+def plot_k_posterior(result, *, ax=None, reference=None, title=None):
+    """P(K | data) and P(K+ | data) of the telescoping sampler as bars, with the priors of K
+    and K+ (and, optionally, published values of P(K)) as lines.
+
+    Parameters
+    ----------
+    result : TelescopeResult
+        From :func:`bayesgmm.bayes.telescope.sample_telescope`.
+    ax : matplotlib Axes, optional
+        Draw into these axes instead of a new figure.
+    reference : dict of int to float, optional
+        Values of P(K = k) to mark (e.g. a published table).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _figure_and_axes(ax, (7, 4.5))
+    ks = np.arange(1, result.k_max + 1)
+    ax.bar(ks - 0.2, result.k_posterior, width=0.4, color="tab:blue", alpha=0.8,
+           label="P(K | data)")
+    ax.bar(ks + 0.2, result.kplus_posterior, width=0.4, color="tab:orange", alpha=0.8,
+           label="P(K+ | data)")
+    ax.plot(ks, result.k_prior, "--", color="tab:blue", lw=1, label="prior of K")
+    ax.plot(ks, result.kplus_prior, ":", color="tab:orange", lw=1.5, label="prior of K+")
+    if reference:
+        ax.plot(list(reference), list(reference.values()), "kx", ms=8, mew=2,
+                label="reference P(K)")
+    ax.set_xlabel("number of components K / occupied components K+")
+    ax.set_ylabel("probability")
+    ax.set_xlim(0.3, min(result.k_max, max(int(np.flatnonzero(result.k_posterior > 1e-3).max())
+                                           + 3, 6)) + 0.7)
+    ax.legend(frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 __all__ = ["new_figure", "plot_bic", "plot_compare", "plot_data_density", "plot_fit",
-           "save_figure"]
+           "plot_k_posterior", "save_figure"]

@@ -252,7 +252,73 @@ def compare_report(result):
                                     for e0, d in result.sensitivity_diagnostics.items()},
         "settings": result.settings,
         "sweep": _table(result.sweep.table),
+        **_k_prior_report(result),
     }
+
+
+def _k_prior_report(result):
+    """The telescoping sampler's part of :func:`compare_report` (empty without a prior on K):
+    lists indexed from K = 1."""
+    tele = getattr(result, "telescope", None)
+    if tele is None:
+        return {}
+    c = result.clusters
+    return {
+        "posterior_K": _rounded(tele.k_posterior),
+        "posterior_K_plus": _rounded(tele.kplus_posterior),
+        "prior_K": _rounded(tele.k_prior),
+        "prior_K_plus": _rounded(tele.kplus_prior),
+        "k_prior": {**tele.settings, **tele.summary()},
+        "k_prior_diagnostics": tele.diagnostics,
+        "clusters": {"n_clusters": c.n_clusters, "num_draws": c.num_draws,
+                     "sizes": _rounded(c.sizes), "weights": _rounded(c.weights),
+                     "means": np.round(c.means, 6).tolist(),
+                     "covariances": np.round(c.covariances, 6).tolist(),
+                     "labels": c.labels.tolist()},
+    }
+
+
+def _k_prior_markdown(result):
+    """The telescoping sampler's part of :func:`compare_markdown` (empty without a prior on
+    K)."""
+    tele = getattr(result, "telescope", None)
+    if tele is None:
+        return []
+    s, d, summary = tele.settings, tele.diagnostics, tele.summary()
+    weights = "e0 = alpha / K, alpha" if s["weights"] == "dynamic" else "static e0"
+    hyper = (f" ~ {tuple(s['concentration_prior'])}" if s["concentration_prior"]
+             else f" = {s['concentration']:g}")
+    lines = ["", f"## Prior on K: {s['k_prior']} on 1..{s['k_max']} (telescoping sampler)", "",
+             f"{weights}{hyper}; {s['num_chains']} chains x ({s['num_warmup']} warmup + "
+             f"{s['num_samples']} draws, thin {s['thin']}), {s['seconds']:.1f} s. "
+             f"P(K | data): mode **K = {summary['k_mode']}**, mean {summary['k_mean']:.2f}; "
+             f"P(K+ | data): mode **K+ = {summary['kplus_mode']}**, quartiles "
+             f"{' / '.join(f'{q:g}' for q in summary['kplus_quartiles'])}. R-hat K "
+             f"{_fmt(d['rhat_k'])}, K+ {_fmt(d['rhat_kplus'])}; ESS K {_fmt(d['ess_k'], '.0f')}"
+             f", K+ {_fmt(d['ess_kplus'], '.0f')}.", ""]
+    from bayesgmm.bayes.diagnostics import RHAT_WARNING  # noqa: PLC0415 (NumPyro on use)
+    worst = max((v for v in (d["rhat_k"], d["rhat_kplus"]) if v is not None), default=None)
+    if worst is not None and worst > RHAT_WARNING:
+        modes = [int(np.bincount(chain).argmax()) for chain in tele.draws.n_occupied]
+        lines += [f"**The chains disagree** (R-hat {worst:.2f} > {RHAT_WARNING}; mode of K+ "
+                  f"per chain: {', '.join(map(str, modes))}): the allocation sampler moves "
+                  f"between numbers of clusters slowly on these data. Run longer chains "
+                  f"(more draws or a larger thin) before quoting P(K) and P(K+).", ""]
+    lines += [f"| K | BIC weight ({result.covariance_type}) | P(K \\| data) | P(K+ \\| data) "
+              f"| prior of K | prior of K+ |", "|---:|---:|---:|---:|---:|---:|"]
+    prior_kplus = tele.kplus_prior
+    for k in range(1, result.k_max + 1):
+        lines.append(f"| {k} | {result.bic_weights[k - 1]:.3f} | {tele.k_posterior[k - 1]:.3f} "
+                     f"| {tele.kplus_posterior[k - 1]:.3f} | {tele.k_prior[k - 1]:.3f} | "
+                     f"{prior_kplus[k - 1]:.3f} |")
+    c = result.clusters
+    lines += ["", f"Clusters of the {c.num_draws} draws with K+ = {c.n_clusters} (its mode), "
+                  f"relabelled (full covariance):", "",
+              "| cluster | weight | size | mean |", "|---:|---:|---:|---|"]
+    for j, k in enumerate(np.argsort(c.means[:, 0]), 1):  # numbered by the first feature
+        lines.append(f"| {j} | {c.weights[k]:.3f} | {c.sizes[k]:.1f} | "
+                     + ", ".join(f"{v:.4g}" for v in c.means[k]) + " |")
+    return lines
 
 
 def compare_markdown(result):
@@ -283,6 +349,15 @@ def compare_markdown(result):
         f"{r.prior_label}, NUTS): posterior mode **K+ = {r.kplus_mode}** "
         f"(P = {r.kplus_posterior[r.kplus_mode - 1]:.2f}); the prior alone gives mode "
         f"K+ = {int(np.argmax(r.kplus_prior)) + 1}.",
+    ]
+    if getattr(r, "telescope", None) is not None:
+        t = r.telescope
+        lines.append(
+            f"- **Prior on K** ({t.settings['k_prior']} on 1..{r.k_max}, telescoping "
+            f"sampler): posterior mode **K = {int(np.argmax(t.k_posterior)) + 1}** "
+            f"(P = {t.k_posterior.max():.2f}), **K+ = {int(np.argmax(t.kplus_posterior)) + 1}** "
+            f"(P = {t.kplus_posterior.max():.2f}).")
+    lines += [
         f"- Divergences: {d['num_divergences']} of {d['num_draws']} draws "
         f"({100 * d['divergence_fraction']:.2f}%); R-hat K+ {_fmt(d['rhat_kplus'])}, "
         f"R-hat log-likelihood {_fmt(d['rhat_log_likelihood'])}.",
@@ -328,6 +403,7 @@ def compare_markdown(result):
               f"{d['mean_num_steps']:.1f}; ESS log-likelihood "
               f"{_fmt(d['ess_log_likelihood'], '.0f')}. Times: sweep {s['sweep_seconds']:.1f} s, "
               f"NUTS {s['nuts_seconds']:.1f} s, panel {s['sensitivity_seconds']:.1f} s."]
+    lines += _k_prior_markdown(r)
     return "\n".join(lines) + "\n"
 
 

@@ -146,3 +146,23 @@ def test_npy_input(tmp_path):
     np.save(path, np.array(["a", "b"]))
     with pytest.raises(ValueError, match="real numeric array"):
         io.load_table(path)
+
+
+def test_compare_with_a_prior_on_k_reports_p_k_beside_bic(tmp_path, capsys):
+    out = tmp_path / "k"
+    argv = ["compare", "--dataset", "galaxy", "--out", str(out), "--k-prior", "bnb",
+            "--k-prior-num-samples", "50", "--k-prior-thin", "1", "--sensitivity-e0", ""]
+    assert cli.main(argv + [a for a in TINY if a not in ("--sensitivity-e0", "0.01,1")]) == 0
+    printed = capsys.readouterr().out
+    assert "telescoping sampler: mode K = " in printed
+    assert "## Prior on K: bnb on 1..2 (telescoping sampler)" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["posterior_K"]) == 2 and len(report["prior_K"]) == 2
+    assert report["bic_weights"] and report["k_prior"]["num_chains"] == 4
+
+
+def test_compare_rejects_a_bad_k_prior_concentration(tmp_path):
+    argv = ["compare", "--dataset", "galaxy", "--out", str(tmp_path), "--k-prior", "uniform",
+            "--k-prior-concentration", "-1"] + TINY
+    with pytest.raises(SystemExit, match="'concentration' must be a finite positive"):
+        cli.main(argv)

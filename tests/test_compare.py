@@ -162,3 +162,49 @@ def test_bad_data_raise_clear_errors():
         compare(jax.random.key(0), np.array([["a"], ["b"]]))
     with pytest.raises(TypeError, match="needs real numbers"):
         compare(jax.random.key(0), np.ones((5, 1), complex))
+
+
+def test_prior_on_k_adds_the_telescoping_posteriors_to_report_json_and_figure(galaxy_result,
+                                                                              tmp_path):
+    X = datasets.load("galaxy").data
+    r = compare(jax.random.key(0), X, k_max=3, covariance_type="spherical",
+                sweep=galaxy_result.sweep, data_label="galaxy",
+                **{**FAST, "sensitivity_e0": ()}, k_prior="uniform", k_prior_num_warmup=50,
+                k_prior_num_samples=100, k_prior_num_chains=2, k_prior_thin=1)
+    assert r.telescope is not None and r.clusters is not None
+    data = json.loads(r.to_json(tmp_path / "r.json"))
+    # Lists indexed from K = 1.
+    for key in ("posterior_K", "posterior_K_plus", "prior_K", "prior_K_plus"):
+        assert len(data[key]) == 3 and math.isclose(sum(data[key]), 1.0, abs_tol=1e-5), key
+    np.testing.assert_allclose(data["prior_K"], [1 / 3] * 3, atol=1e-6)
+    np.testing.assert_allclose(data["posterior_K"], r.telescope.k_posterior, atol=1e-6)
+    assert data["k_prior"]["k_prior"] == "uniform" and "rhat_k" in data["k_prior_diagnostics"]
+    clusters = data["clusters"]
+    assert clusters["n_clusters"] == int(np.argmax(r.telescope.kplus_posterior)) + 1
+    assert math.isclose(sum(clusters["sizes"]), X.shape[0], rel_tol=1e-6)
+    assert len(clusters["labels"]) == X.shape[0]
+    md = r.to_markdown()
+    assert "## Prior on K: uniform on 1..3 (telescoping sampler)" in md
+    assert "| K | BIC weight (spherical) | P(K \\| data) | P(K+ \\| data) |" in md
+    assert "**Prior on K** (uniform on 1..3" in md
+    r.plot(tmp_path / "compare.png")
+    assert (tmp_path / "compare.png").stat().st_size > 20_000
+    assert "**The chains disagree**" not in md or r.telescope.diagnostics["rhat_kplus"] > 1.1
+    # Chains stuck at different K+: the report says so.
+    draws = r.telescope.draws
+    split = np.repeat(np.array([[1], [2]]), draws.n_occupied.shape[1], axis=1)
+    split[:, ::10] = 3 - split[:, ::10]  # some spread within each chain
+    stuck = r._replace(telescope=r.telescope._replace(
+        draws=draws._replace(n_occupied=split, n_components=split + 1)))
+    assert "**The chains disagree** (R-hat" in stuck.to_markdown()
+    assert "mode of K+ per chain: 1, 2" in stuck.to_markdown()
+    # Without a prior on K the report has none of these keys.
+    assert "posterior_K" not in json.loads(galaxy_result.to_json())
+
+
+def test_bad_prior_on_k_fails_before_sampling():
+    X = datasets.load("galaxy").data
+    with pytest.raises(ValueError, match="'k_prior' should be in"):
+        compare(jax.random.key(0), X, k_max=3, k_prior="zipf", **FAST)
+    with pytest.raises(ValueError, match="k_prior_thin"):
+        compare(jax.random.key(0), X, k_max=3, k_prior="bnb", k_prior_thin=0, **FAST)

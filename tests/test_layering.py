@@ -25,7 +25,7 @@ LAYERS = [
     ("bayes.sampler",),
     ("bayes.inference",),
     ("bayes.posterior", "bayes.kplus", "bayes.diagnostics"),
-    ("bayes.arviz",),
+    ("bayes.arviz", "bayes.telescope"),
     ("plots",),
     ("selection", "report"),
     ("compare",),

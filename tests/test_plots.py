@@ -74,3 +74,22 @@ def test_without_matplotlib_figures_say_what_to_install(sweep, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install bayesgmm\[plot\]"):
         plots.plot_bic(sweep)
+
+
+def test_plot_k_posterior_draws_bars_priors_and_a_reference_into_given_axes(tmp_path):
+    from bayesgmm import datasets
+    from bayesgmm.bayes.telescope import sample_telescope
+    # The shapes of tests/test_compare.py's run: the compiled program is shared.
+    result = sample_telescope(jax.random.key(0), datasets.load("galaxy").data, k_max=3,
+                              num_warmup=20, num_samples=100, num_chains=2)
+    fig = plots.new_figure()
+    ax = fig.add_subplot()
+    assert plots.plot_k_posterior(result, ax=ax, reference={5: 0.2}, title="K") is fig
+    heights = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(heights, np.concatenate([result.k_posterior,
+                                                        result.kplus_posterior]))
+    labels = ax.get_legend_handles_labels()[1]
+    assert {"P(K | data)", "P(K+ | data)", "prior of K", "prior of K+",
+            "reference P(K)"} <= set(labels)
+    path = plots.save_figure(plots.plot_k_posterior(result), tmp_path / "k.png")
+    assert path.read_bytes().startswith(PNG)

@@ -1,6 +1,7 @@
 """The Bayesian Gaussian mixture: a NumPyro model whose likelihood is :mod:`bayesgmm.density`,
 NUTS and SVI started from the EM solution, label switching resolved by Hungarian relabelling,
-posterior summaries (responsibilities, predictive density, K+), and ArviZ diagnostics.
+posterior summaries (responsibilities, predictive density, K+), ArviZ diagnostics, and the
+telescoping sampler of K and K+ under a prior on K (``sample_telescope``).
 
 ``to_datatree``, ``summary``, ``loo`` and ``loo_compare`` live in :mod:`bayesgmm.bayes.arviz`
 and are imported on first use, so that ``import bayesgmm.bayes`` does not import ArviZ.
@@ -17,6 +18,7 @@ from bayesgmm.bayes.posterior import (
     relabel,
     responsibilities,
 )
+from bayesgmm.bayes.telescope import TelescopePriors, TelescopeResult, sample_telescope
 from bayesgmm.exceptions import DivergenceWarning
 
 _ARVIZ_NAMES = ("to_datatree", "summary", "loo", "loo_compare")
@@ -35,6 +37,8 @@ __all__ = [
     "GaussianMixtureLikelihood",
     "PosteriorDraws",
     "Priors",
+    "TelescopePriors",
+    "TelescopeResult",
     "gmm_model",
     "kplus_probabilities",
     "loo",
@@ -47,6 +51,7 @@ __all__ = [
     "responsibilities",
     "run_nuts",
     "run_svi",
+    "sample_telescope",
     "summary",
     "to_datatree",
 ]
