@@ -10,9 +10,10 @@ JSON) and a figure to an output folder:
   ``--k-prior`` against P(K | data) under a prior on K (the telescoping sampler);
 - ``demo``: ``compare`` on a shipped data set (Old Faithful by default).
 
-``import bayesgmm`` turns on JAX's persistent compilation cache (:mod:`bayesgmm.config`), so a
-second run does not recompile; ``--no-cache`` turns it off for one run. Each subcommand imports what it runs when it runs,
-so that ``bayesgmm --help`` stays quick and never imports NumPyro.
+``import bayesgmm`` turns on JAX's persistent compilation cache (:mod:`bayesgmm.config`), so
+a second run does not recompile; ``--no-cache`` turns it off for one run. Each subcommand
+imports what it runs when it runs, so that ``bayesgmm --help`` stays quick and never imports
+NumPyro.
 """
 
 import argparse
