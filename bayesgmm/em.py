@@ -27,9 +27,9 @@ import numpy as np
 from jax import lax
 
 from bayesgmm import density, init, stats
-from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm.covariance import FAMILIES, check_em_covariance_type
 from bayesgmm.params import GMMParams
-from bayesgmm.validation import check_structure, compute_dtype
+from bayesgmm.validation import MCLUST_TOL, check_structure, check_tol, compute_dtype
 
 
 class EMResult(NamedTuple):
@@ -113,12 +113,23 @@ def em_update(total, params, lower_bound, covariance_type, *, tol, reg_covar,
     new_bound : array, shape ()
         ``total.log_lik / total.weight``: the mean log-likelihood under ``params``.
     converged : bool array, shape ()
-        ``|new_bound - lower_bound| < tol``.
+        ``|new_bound - lower_bound| < tol``; for ``tol`` of shape (2,), ``(absolute,
+        relative)``, also when the total log-likelihood changed by less than ``relative *
+        (1 + |total|)`` (mclust's rule, :data:`MCLUST_TOL`).
     """
     new_bound = total.log_lik / total.weight
+    change = jnp.abs(new_bound - lower_bound)
+    if jnp.ndim(tol) == 1:
+        # (absolute, relative): mclust's rule |L - L_prev| / (1 + |L|) < relative on the
+        # total log-likelihood L, written for the per-sample mean, or the absolute one.
+        converged = (change < tol[0]) | (
+            change < tol[1] * (1.0 / total.weight + jnp.abs(new_bound)))
+    else:
+        converged = change < tol
     new_params = stats.m_step(total, params.means, covariance_type, reg_covar,
-                              component_mask=component_mask)
-    return new_params, new_bound, jnp.abs(new_bound - lower_bound) < tol
+                              component_mask=component_mask,
+                              previous=params.precisions_cholesky)
+    return new_params, new_bound, converged
 
 
 def keep_iterating(lower_bound, n_iter, converged, max_iter):
@@ -385,8 +396,11 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         (:func:`bayesgmm.validation.compute_dtype`).
     n_components : int
     covariance_type : {"full", "tied", "diag", "spherical"}
-    tol : float
-        Convergence threshold on the change of the per-sample mean log-likelihood.
+    tol : float, "mclust" or (float, float)
+        Convergence threshold on the change of the per-sample mean log-likelihood
+        (scikit-learn's rule). ``"mclust"``: mclust's rule instead, the relative change of the
+        total log-likelihood below 1e-5 (:data:`MCLUST_TOL`); a pair ``(absolute,
+        relative)`` stops at whichever is met first.
     reg_covar : float
         Added to the diagonal of every covariance.
     max_iter : int
@@ -436,7 +450,8 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     TypeError
         For complex X (:class:`bayesgmm.exceptions.ComplexDataError`).
     """
-    check_covariance_type(covariance_type)
+    check_em_covariance_type(covariance_type)
+    tol = check_tol(tol)
     mesh, sample_axes = sample_mesh(X, devices)
     if mesh is None:
         X = jnp.asarray(X)

@@ -23,13 +23,14 @@ import numpy as np
 from jax import lax
 
 from bayesgmm import density, em, stats
-from bayesgmm.covariance import COVARIANCE_TYPES, check_covariance_type
+from bayesgmm.covariance import COVARIANCE_TYPES, check_em_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
 from bayesgmm.init import INIT_METHODS
 from bayesgmm.params import GMMParams
-from bayesgmm.validation import check_choice, check_data, check_int, check_n_samples, check_real
+from bayesgmm.validation import (check_choice, check_data, check_int, check_n_samples,
+                                 check_real, check_tol)
 
-CRITERIA = ("bic", "aic", "icl")
+CRITERIA = ("bic", "aic", "icl", "icl_hard")
 
 #: Traces of the per-covariance-type sweep program, by covariance type. Tests read it to show
 #: that a sweep compiles once per covariance type, not once per K.
@@ -154,19 +155,21 @@ def _check_types(covariance_types):
     if not types:
         raise ValueError(f"covariance_types is empty: give some of {list(COVARIANCE_TYPES)}.")
     for ctype in types:
-        check_covariance_type(ctype)
+        check_em_covariance_type(ctype)
     return types
 
 
 def _log_lik_and_entropy(X, params, covariance_type, chunk_size):
-    """Total log-likelihood and total entropy ``-sum_nk r_nk log r_nk`` of the responsibilities,
-    in one chunked pass. Padded components have ``r = 0`` and ``log r = -inf``: they count 0."""
+    """Total log-likelihood, total entropy ``-sum_nk r_nk log r_nk`` of the responsibilities
+    and ``-sum_n log max_k r_nk`` (mclust's hard-assignment term), in one chunked pass.
+    Padded components have ``r = 0`` and ``log r = -inf``: they count 0."""
     def chunk_fn(i, X_chunk, w_chunk):
         del i, w_chunk
         log_prob, log_resp = density.log_prob_and_responsibilities(X_chunk, params,
                                                                     covariance_type)
         resp = jnp.exp(log_resp)
-        return jnp.sum(log_prob), -jnp.sum(jnp.where(resp > 0, resp * log_resp, 0.0))
+        return (jnp.sum(log_prob), -jnp.sum(jnp.where(resp > 0, resp * log_resp, 0.0)),
+                -jnp.sum(jnp.max(log_resp, axis=-1)))
     return stats.reduce_chunks(chunk_fn, X, None, chunk_size)
 
 
@@ -187,9 +190,9 @@ def _sweep_one_type(key, X, grid, tol, reg_covar, *, max_components, covariance_
         # Evaluate around the data mean, as the fit itself does, for float32's sake.
         centre = jnp.mean(X, axis=0)
         centred = result.params._replace(means=result.params.means - centre)
-        log_lik, entropy = _log_lik_and_entropy(X - centre, centred, covariance_type,
-                                                chunk_size)
-        return result, log_lik, entropy
+        log_lik, entropy, hard = _log_lik_and_entropy(X - centre, centred, covariance_type,
+                                                      chunk_size)
+        return result, log_lik, entropy, hard
 
     return lax.map(fit_k, grid, batch_size=k_batch_size)
 
@@ -206,7 +209,9 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     - ``AIC = -2 log L + 2 p``
     - ``ICL = BIC + 2 EN``, with ``EN = -sum_n sum_k r_nk log r_nk`` the entropy of the
       responsibilities (Biernacki, Celeux & Govaert 2000): BIC penalised for overlapping
-      clusters. mclust's ``icl`` uses hard MAP assignments instead of ``r_nk`` in the log.
+      clusters.
+    - ``ICL_hard = BIC - 2 sum_n log max_k r_nk``: mclust's ``icl``, the complete-data
+      log-likelihood of the MAP assignments (column ``icl_hard``).
 
     ``log L`` is the log-likelihood at the fitted parameters and ``p`` the number of free
     parameters of the K active components. R's mclust reports ``-BIC`` (higher is better);
@@ -222,13 +227,16 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     key : jax.random key
     X : array, shape (N, d)
     n_components : int or iterable of int, default range(1, 10)
-    covariance_types : str or sequence of {"full", "tied", "diag", "spherical"}
+    covariance_types : str or sequence of str
+        scikit-learn's ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"`` and mclust's
+        models (:data:`bayesgmm.MCLUST_MODELS`, and ``"E"``, ``"V"`` for 1-D data).
     n_init : int, default 1
         EM restarts per model; the best lower bound wins.
-    criterion : {"bic", "aic", "icl"}, default "bic"
+    criterion : {"bic", "aic", "icl", "icl_hard"}, default "bic"
         The criterion that picks ``best_index``.
     tol, reg_covar, max_iter, init_params, chunk_size
-        As :func:`bayesgmm.fit_em` (``chunk_size`` default for the largest K).
+        As :func:`bayesgmm.fit_em` (``chunk_size`` default for the largest K; ``tol="mclust"``
+        stops by mclust's rule).
     k_batch_size, restart_batch_size : int, default 1
         How many K values / restarts run at once under ``vmap``; the batches run one after
         another. 1 (sequential) measured fastest on CPU (see ``DEFAULT_K_BATCH_SIZE``).
@@ -259,7 +267,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     n_init, max_iter = check_int("n_init", n_init), check_int("max_iter", max_iter, low=0)
     k_batch_size = check_int("k_batch_size", k_batch_size)
     restart_batch_size = check_int("restart_batch_size", restart_batch_size)
-    tol, reg_covar = check_real("tol", tol), check_real("reg_covar", reg_covar)
+    tol, reg_covar = check_tol(tol), check_real("reg_covar", reg_covar)
     check_choice("init_params", init_params, INIT_METHODS)
     max_components = grid[-1]
     if chunk_size is None:
@@ -271,7 +279,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     fits = {}
     for ctype in types:
         start = time.perf_counter()
-        result, log_lik, entropy = _sweep_one_type(
+        result, log_lik, entropy, hard = _sweep_one_type(
             key, X, grid_array, jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype),
             max_components=max_components, covariance_type=ctype, max_iter=max_iter,
             n_init=n_init, init_params=init_params,
@@ -280,7 +288,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
             restart_batch_size=min(restart_batch_size, n_init))
         result = jax.tree.map(np.asarray, result)
         fits[ctype] = result
-        log_lik, entropy = np.asarray(log_lik, np.float64), np.asarray(entropy, np.float64)
+        log_lik, entropy, hard = (np.asarray(a, np.float64) for a in (log_lik, entropy, hard))
         finite = np.isfinite(result.lower_bound) & np.isfinite(log_lik) & np.all(
             [np.all(np.isfinite(p.reshape(len(grid), -1)), axis=1) for p in result.params],
             axis=0)
@@ -293,6 +301,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         columns["bic"].extend(bic)
         columns["aic"].extend(np.where(finite, -2 * log_lik + 2 * n_params, np.nan))
         columns["icl"].extend(bic + 2 * entropy)
+        columns["icl_hard"].extend(bic + 2 * hard)
         columns["lower_bound"].extend(np.where(finite, result.lower_bound, np.nan))
         columns["converged"].extend(finite & result.converged)
         columns["n_iter"].extend(result.n_iter)
