@@ -260,6 +260,13 @@ def n_parameters(n_components, n_features, covariance_type):
     return int(cov + n_components * n_features + n_components - 1)
 
 
+def model_label(covariance_type):
+    """How reports and figures name a covariance type: mclust's name, with scikit-learn's
+    beside it for the four scikit-learn types (``"tied"`` -> ``"EEE (tied)"``)."""
+    mclust = MCLUST_NAMES.get(covariance_type)
+    return covariance_type if mclust is None else f"{mclust} ({covariance_type})"
+
+
 def check_covariance_type(covariance_type):
     """``covariance_type`` if it is one of :data:`COVARIANCE_TYPES`; a ValueError naming the
     valid choices otherwise."""

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayesgmm import density, init, stats
+from bayesgmm import density, hc, init, stats
 from bayesgmm.covariance import FAMILIES, check_em_covariance_type
 from bayesgmm.params import GMMParams
 from bayesgmm.validation import MCLUST_TOL, check_structure, check_tol, compute_dtype
@@ -407,7 +407,9 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     n_init : int
         Restarts from independent initialisations; the best final lower bound wins. A
         restart that fails numerically is discarded if another one succeeds.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "hc"}
+        ``"hc"``: mclust's start, one M-step from the hierarchical clustering of
+        :mod:`bayesgmm.hc` (computed on the host; deterministic, so ``n_init`` is 1).
     weights_init, means_init, precisions_init : arrays, optional
         User initial parameters, shapes (K,), (K, d) and as in :mod:`bayesgmm.covariance`;
         each one given replaces the one ``init_params`` would give, as in scikit-learn.
@@ -472,6 +474,20 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     if precisions_init is not None:
         precisions_cholesky_init = FAMILIES[covariance_type].precisions_cholesky_from_precisions(
             as_dtype(precisions_init))
+    if init_params in init.HOST_INIT_METHODS:
+        if mesh is not None:
+            raise ValueError("init_params='hc' needs the data on one device; pass "
+                             "weights_init, means_init and precisions_init instead.")
+        # mclust's start, computed on the host: one M-step from the hierarchical partition.
+        labels = hc.initial_partitions(np.asarray(X), [int(n_components)])[0]
+        centre = jnp.mean(X, axis=0)
+        start = init.from_partition(X - centre, jnp.asarray(labels), int(n_components),
+                                    covariance_type, reg_covar=reg_covar)
+        weights_init = start.weights if weights_init is None else weights_init
+        means_init = start.means + centre if means_init is None else means_init
+        if precisions_cholesky_init is None:
+            precisions_cholesky_init = start.precisions_cholesky
+        init_params = "kmeans"  # never used: every initial parameter is given
     has_init = all(a is not None for a in (weights_init, means_init, precisions_cholesky_init))
     if chunk_size is None:
         chunk_size = stats.default_chunk_size(n_samples, n_components, n_features)

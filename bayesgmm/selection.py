@@ -22,10 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayesgmm import density, em, stats
+from bayesgmm import density, em, hc, init, stats
 from bayesgmm.covariance import COVARIANCE_TYPES, check_em_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
-from bayesgmm.init import INIT_METHODS
+from bayesgmm.init import HOST_INIT_METHODS, INIT_METHODS
 from bayesgmm.params import GMMParams
 from bayesgmm.validation import (check_choice, check_data, check_int, check_n_samples,
                                  check_real, check_tol)
@@ -176,17 +176,25 @@ def _log_lik_and_entropy(X, params, covariance_type, chunk_size):
 @functools.partial(jax.jit, static_argnames=(
     "max_components", "covariance_type", "max_iter", "n_init", "init_params", "chunk_size",
     "k_batch_size", "restart_batch_size"))
-def _sweep_one_type(key, X, grid, tol, reg_covar, *, max_components, covariance_type, max_iter,
-                    n_init, init_params, chunk_size, k_batch_size, restart_batch_size):
+def _sweep_one_type(key, X, grid, tol, reg_covar, init_labels=None, *, max_components,
+                    covariance_type, max_iter, n_init, init_params, chunk_size, k_batch_size,
+                    restart_batch_size):
     TRACE_COUNTS[covariance_type] += 1  # runs at trace time only
 
     # Every K uses the same key, so each row equals fit_em(key, X, n_components=K, ...).
-    def fit_k(n_active):
+    def fit_k(args):
+        n_active, labels = args
+        user_init = (None, None, None)
+        if labels is not None:  # init_params="hc": one M-step from mclust's partition
+            centre = jnp.mean(X, axis=0)
+            start = init.from_partition(X - centre, labels, max_components, covariance_type,
+                                        reg_covar=reg_covar, n_active=n_active)
+            user_init = (start.weights, start.means + centre, start.precisions_cholesky)
         result = em.fit_restarts(
-            key, X, None, None, None, None, tol, reg_covar, n_active,
+            key, X, None, *user_init, tol, reg_covar, n_active,
             n_components=max_components, covariance_type=covariance_type, max_iter=max_iter,
             n_init=n_init, init_params=init_params, chunk_size=chunk_size,
-            restart_batch_size=restart_batch_size, has_init=False)
+            restart_batch_size=restart_batch_size, has_init=labels is not None)
         # Evaluate around the data mean, as the fit itself does, for float32's sake.
         centre = jnp.mean(X, axis=0)
         centred = result.params._replace(means=result.params.means - centre)
@@ -194,7 +202,7 @@ def _sweep_one_type(key, X, grid, tol, reg_covar, *, max_components, covariance_
                                                       chunk_size)
         return result, log_lik, entropy, hard
 
-    return lax.map(fit_k, grid, batch_size=k_batch_size)
+    return lax.map(fit_k, (grid, init_labels), batch_size=k_batch_size)
 
 
 def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES,
@@ -236,7 +244,9 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         The criterion that picks ``best_index``.
     tol, reg_covar, max_iter, init_params, chunk_size
         As :func:`bayesgmm.fit_em` (``chunk_size`` default for the largest K; ``tol="mclust"``
-        stops by mclust's rule).
+        stops by mclust's rule). ``init_params="hc"``: mclust's start, one hierarchical
+        clustering (:mod:`bayesgmm.hc`) cut at every K, one EM run from each cut
+        (``n_init`` is then 1).
     k_batch_size, restart_batch_size : int, default 1
         How many K values / restarts run at once under ``vmap``; the batches run one after
         another. 1 (sequential) measured fastest on CPU (see ``DEFAULT_K_BATCH_SIZE``).
@@ -268,8 +278,14 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     k_batch_size = check_int("k_batch_size", k_batch_size)
     restart_batch_size = check_int("restart_batch_size", restart_batch_size)
     tol, reg_covar = check_tol(tol), check_real("reg_covar", reg_covar)
-    check_choice("init_params", init_params, INIT_METHODS)
+    check_choice("init_params", init_params, INIT_METHODS + HOST_INIT_METHODS)
     max_components = grid[-1]
+    init_labels = None
+    if init_params == "hc":
+        # One hierarchical clustering for every K and type, as mclust; EM then starts once
+        # from its partition (n_init restarts would repeat the same start).
+        init_labels = jnp.asarray(hc.initial_partitions(np.asarray(X), grid), jnp.int32)
+        n_init = 1
     if chunk_size is None:
         chunk_size = stats.default_chunk_size(n_samples, max_components, n_features)
     dtype = X.dtype
@@ -281,8 +297,8 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         start = time.perf_counter()
         result, log_lik, entropy, hard = _sweep_one_type(
             key, X, grid_array, jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype),
-            max_components=max_components, covariance_type=ctype, max_iter=max_iter,
-            n_init=n_init, init_params=init_params,
+            init_labels, max_components=max_components, covariance_type=ctype,
+            max_iter=max_iter, n_init=n_init, init_params=init_params,
             chunk_size=int(min(chunk_size, n_samples)),
             k_batch_size=min(k_batch_size, len(grid)),
             restart_batch_size=min(restart_batch_size, n_init))
