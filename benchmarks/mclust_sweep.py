@@ -1,0 +1,150 @@
+"""mclust's whole model sweep: bayesgmm against R's mclust, on the same data, in one run.
+
+The sweep is mclust's default ``mclustBIC(X)``: the 14 covariance models (E and V in 1-D),
+K = 1..9, hierarchical start (hcVVV on the SVD coordinates, a 2000-row subset for larger N),
+EM stopped by the relative change 1e-5 of the log-likelihood. bayesgmm runs the same sweep:
+``bic_sweep(key, X, covariance_types=MCLUST_MODELS, init_params="hc", tol="mclust")``.
+
+Timed, each as the median of ``--repeats`` runs:
+
+- cold: a fresh interpreter per run, up to the end of the first sweep (bayesgmm: import,
+  tracing and XLA compilation of the 14 programs; the persistent compilation cache stays off,
+  as in any script that does not call ``bayesgmm.config.enable_compilation_cache``; mclust:
+  R's start and library(mclust));
+- warm: the same sweep again in the same process (bayesgmm: compiled programs reused).
+
+R runs through ``Rscript`` in a subprocess when it is installed (``apt-get install
+r-base-core r-cran-mclust``); without it only bayesgmm's side is printed. Both sides print
+their chosen model and its BIC (scikit-learn's sign). The machines are shared and noisy: read
+the ratios, not the absolute times.
+
+Usage: python benchmarks/mclust_sweep.py [--n-samples N] [--n-features D] [--repeats R]
+                                         [--skip-large]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+
+R_SCRIPT = textwrap.dedent("""
+    args <- commandArgs(trailingOnly = TRUE)
+    start <- proc.time()[["elapsed"]]
+    suppressMessages(library(mclust))
+    X <- as.matrix(read.csv(args[1]))
+    if (ncol(X) == 1) X <- drop(X)
+    repeats <- as.integer(args[2])
+    times <- numeric(repeats)
+    for (r in seq_len(repeats)) {
+      t0 <- proc.time()[["elapsed"]]
+      set.seed(0)
+      bic <- mclustBIC(X, G = 1:9, verbose = FALSE)
+      times[r] <- proc.time()[["elapsed"]] - t0
+      if (r == 1) first <- proc.time()[["elapsed"]] - start
+    }
+    best <- summary(bic, X)
+    cat(sprintf('{"first": %.6f, "times": [%s], "model": "%s", "K": %d, "bic": %.6f}\\n',
+                first, paste(sprintf("%.6f", times), collapse = ", "), best$modelName,
+                best$G, -best$bic))
+""")
+
+BAYESGMM_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    start = time.perf_counter()
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+    import bayesgmm
+    X = np.loadtxt(sys.argv[1], delimiter=",", skiprows=1, ndmin=2)
+    repeats = int(sys.argv[2])
+    types = bayesgmm.MCLUST_MODELS if X.shape[1] > 1 else bayesgmm.MCLUST_MODELS_1D
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        result = bayesgmm.bic_sweep(jax.random.key(0), X, covariance_types=types,
+                                    init_params="hc", tol="mclust")
+        times.append(time.perf_counter() - t0)
+        if r == 0:
+            first = time.perf_counter() - start
+    print(json.dumps({"first": first, "times": times, "model": result.best_covariance_type,
+                      "K": result.best_n_components,
+                      "bic": float(result.table["bic"][result.best_index])}))
+""")
+
+
+def run_json(command):
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench(path, repeats, rscript):
+    """Cold (fresh process, first sweep) and warm (later sweeps in that process) medians."""
+    sides = {"bayesgmm": [sys.executable, "-c", BAYESGMM_SCRIPT, path]}
+    if rscript:
+        sides["mclust"] = [rscript, "-e", R_SCRIPT, "--args", path]
+    out = {}
+    for name, command in sides.items():
+        cold, warm = [], []
+        for _ in range(repeats):
+            res = run_json(command + [str(2)])
+            cold.append(res["first"])
+            warm.append(res["times"][1])
+        out[name] = dict(cold=statistics.median(cold), warm=statistics.median(warm),
+                         model=res["model"], K=res["K"], bic=res["bic"])
+    return out
+
+
+def report(label, out):
+    print(f"\n{label}")
+    for name, r in out.items():
+        print(f"  {name:9s} cold {r['cold']:8.2f} s   warm {r['warm']:8.2f} s   chooses "
+              f"{r['model']}, K = {r['K']}, BIC {r['bic']:.3f}")
+    if "mclust" in out:
+        b, m = out["bayesgmm"], out["mclust"]
+        print(f"  ratio bayesgmm / mclust: cold {b['cold'] / m['cold']:.2f}, "
+              f"warm {b['warm'] / m['warm']:.2f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=100_000)
+    parser.add_argument("--n-features", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-large", action="store_true",
+                        help="only Old Faithful")
+    args = parser.parse_args(argv)
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        print("Rscript not found: bayesgmm's side only (apt-get install r-base-core "
+              "r-cran-mclust for the comparison)")
+    from bayesgmm import datasets
+    with tempfile.TemporaryDirectory() as tmp:
+        faithful = os.path.join(tmp, "faithful.csv")
+        np.savetxt(faithful, datasets.load("faithful").data, delimiter=",",
+                   header="eruptions,waiting", comments="")
+        report("Old Faithful (N = 272, d = 2), 14 models x K = 1..9",
+               bench(faithful, args.repeats, rscript))
+        if not args.skip_large:
+            rng = np.random.default_rng(0)
+            n, d = args.n_samples, args.n_features
+            centres = rng.normal(scale=3.0, size=(4, d))
+            X = centres[rng.integers(0, 4, n)] + rng.normal(size=(n, d))
+            large = os.path.join(tmp, "large.csv")
+            np.savetxt(large, X, delimiter=",", header=",".join(f"x{i}" for i in range(d)),
+                       comments="")
+            report(f"Four Gaussian clusters (N = {n}, d = {d}), 14 models x K = 1..9",
+                   bench(large, args.repeats, rscript))
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"\n(benchmark ran {time.perf_counter() - start:.0f} s)")
