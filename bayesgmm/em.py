@@ -29,7 +29,7 @@ from jax import lax
 from bayesgmm import density, hc, init, stats
 from bayesgmm.covariance import FAMILIES, check_em_covariance_type
 from bayesgmm.params import GMMParams
-from bayesgmm.validation import MCLUST_TOL, check_structure, check_tol, compute_dtype
+from bayesgmm.validation import check_structure, check_tol, compute_dtype
 
 
 class EMResult(NamedTuple):
@@ -115,7 +115,7 @@ def em_update(total, params, lower_bound, covariance_type, *, tol, reg_covar,
     converged : bool array, shape ()
         ``|new_bound - lower_bound| < tol``; for ``tol`` of shape (2,), ``(absolute,
         relative)``, also when the total log-likelihood changed by less than ``relative *
-        (1 + |total|)`` (mclust's rule, :data:`MCLUST_TOL`).
+        (1 + |total|)`` (mclust's rule, :data:`bayesgmm.MCLUST_TOL`).
     """
     new_bound = total.log_lik / total.weight
     change = jnp.abs(new_bound - lower_bound)
@@ -395,11 +395,13 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         otherwise in float64 when x64 is enabled and float32 when not
         (:func:`bayesgmm.validation.compute_dtype`).
     n_components : int
-    covariance_type : {"full", "tied", "diag", "spherical"}
+    covariance_type : {"full", "tied", "diag", "spherical"} or one of mclust's models
+        mclust's: :data:`bayesgmm.MCLUST_MODELS` and "E", "V" (see
+        :mod:`bayesgmm.covariance` for their shapes).
     tol : float, "mclust" or (float, float)
         Convergence threshold on the change of the per-sample mean log-likelihood
         (scikit-learn's rule). ``"mclust"``: mclust's rule instead, the relative change of the
-        total log-likelihood below 1e-5 (:data:`MCLUST_TOL`); a pair ``(absolute,
+        total log-likelihood below 1e-5 (:data:`bayesgmm.MCLUST_TOL`); a pair ``(absolute,
         relative)`` stops at whichever is met first.
     reg_covar : float
         Added to the diagonal of every covariance.

@@ -19,7 +19,7 @@ their chosen model and its BIC (scikit-learn's sign). The machines are shared an
 the ratios, not the absolute times.
 
 Usage: python benchmarks/mclust_sweep.py [--n-samples N] [--n-features D] [--repeats R]
-                                         [--skip-large]
+                                         [--skip-large] [--skip-faithful]
 """
 
 import argparse
@@ -80,8 +80,12 @@ BAYESGMM_SCRIPT = textwrap.dedent("""
 """)
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def run_json(command):
-    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    # From the repository root, so that the bayesgmm of this checkout is the one imported.
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -89,7 +93,10 @@ def bench(path, repeats, rscript):
     """Cold (fresh process, first sweep) and warm (later sweeps in that process) medians."""
     sides = {"bayesgmm": [sys.executable, "-c", BAYESGMM_SCRIPT, path]}
     if rscript:
-        sides["mclust"] = [rscript, "-e", R_SCRIPT, "--args", path]
+        script = os.path.join(os.path.dirname(path), "sweep.R")
+        with open(script, "w") as f:
+            f.write(R_SCRIPT)
+        sides["mclust"] = [rscript, script, path]
     out = {}
     for name, command in sides.items():
         cold, warm = [], []
@@ -120,6 +127,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-large", action="store_true",
                         help="only Old Faithful")
+    parser.add_argument("--skip-faithful", action="store_true",
+                        help="only the large synthetic data")
     args = parser.parse_args(argv)
     rscript = shutil.which("Rscript")
     if rscript is None:
@@ -130,8 +139,9 @@ def main(argv=None):
         faithful = os.path.join(tmp, "faithful.csv")
         np.savetxt(faithful, datasets.load("faithful").data, delimiter=",",
                    header="eruptions,waiting", comments="")
-        report("Old Faithful (N = 272, d = 2), 14 models x K = 1..9",
-               bench(faithful, args.repeats, rscript))
+        if not args.skip_faithful:
+            report("Old Faithful (N = 272, d = 2), 14 models x K = 1..9",
+                   bench(faithful, args.repeats, rscript))
         if not args.skip_large:
             rng = np.random.default_rng(0)
             n, d = args.n_samples, args.n_features
