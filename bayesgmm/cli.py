@@ -121,7 +121,11 @@ def _select(args):
                              f"mclust's models.")
     if not 1 <= args.k_max <= X.shape[0]:
         raise SystemExit(f"bayesgmm: --k-max must lie in 1..{X.shape[0]} (the number of rows).")
-    tol = args.tol if args.tol == "mclust" else float(args.tol)
+    try:
+        tol = args.tol if args.tol == "mclust" else float(args.tol)
+    except ValueError:
+        raise SystemExit(f"bayesgmm: --tol must be a number or 'mclust', got "
+                         f"{args.tol!r}.") from None
     search = GaussianMixtureIC(range(1, args.k_max + 1), covariance_type=types,
                                n_init=args.n_init, random_state=args.seed, verbose=1,
                                init_params=args.init_params, tol=tol).fit(X)
@@ -253,7 +257,8 @@ def build_parser():
                                      "the model")
     _add_input_options(fit)
     fit.add_argument("-k", "--n-components", type=int, default=2)
-    fit.add_argument("--covariance-type", default="full", choices=COVARIANCE_TYPES)
+    fit.add_argument("--covariance-type", default="full", choices=EM_COVARIANCE_TYPES,
+                     help="scikit-learn's four types or one of mclust's models")
     fit.add_argument("--n-init", type=int, default=5)
     fit.add_argument("--max-iter", type=int, default=100)
     fit.add_argument("--tol", type=float, default=1e-3)

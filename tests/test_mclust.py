@@ -335,3 +335,31 @@ def test_unknown_model_name_is_refused_with_the_choices():
 def test_bad_tol_is_refused(tol):
     with pytest.raises(ValueError, match="tol"):
         bayesgmm.fit_em(jax.random.key(0), _data("faithful"), n_components=2, tol=tol)
+
+
+# ------------------------------------------------------------------------ command line
+
+def test_select_command_line_reports_mclusts_choice(tmp_path, capsys):
+    import json
+
+    from bayesgmm import cli
+    out = tmp_path / "sel"
+    assert cli.main(["select", "--dataset", "faithful", "--k-max", "3", "--covariance-types",
+                     "EEE,VEV", "--out", str(out), "--no-cache"]) == 0
+    printed = capsys.readouterr().out
+    model, k, _ = _mclust_selected("faithful")
+    assert f"chooses **K = {k}**, covariance `{model}`" in printed
+    assert "| K | EEE | VEV |" in printed
+    assert json.loads((out / "report.json").read_text())["best"] == {
+        "covariance_type": model, "n_components": k}
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["select", "--dataset", "faithful", "--tol", "fast"], "--tol must be a number or"),
+    (["select", "--dataset", "faithful", "--covariance-types", "EEX"],
+     "unknown covariance type 'EEX'.*'mclust' for all"),
+])
+def test_command_line_errors(argv, message, tmp_path):
+    from bayesgmm import cli
+    with pytest.raises(SystemExit, match=message):
+        cli.main(argv + ["--out", str(tmp_path), "--no-cache"])
