@@ -25,6 +25,7 @@ The public API:
 import importlib
 
 from bayesgmm import config, datasets, density, online
+from bayesgmm.covariance import MCLUST_MODELS, MCLUST_MODELS_1D
 from bayesgmm.em import EMResult, fit_em
 from bayesgmm.estimator import GaussianMixture
 from bayesgmm.estimator_ic import GaussianMixtureIC, select
@@ -34,6 +35,7 @@ from bayesgmm.params import GMMParams
 from bayesgmm.plots import plot_bic
 from bayesgmm.resampling import BootstrapResult, bootstrap, fit_em_batch
 from bayesgmm.selection import SweepResult, bic_sweep
+from bayesgmm.validation import MCLUST_TOL
 
 __version__ = "0.1.0"
 
@@ -66,6 +68,9 @@ __all__ = [
     "GMMParams",
     "GaussianMixture",
     "GaussianMixtureIC",
+    "MCLUST_MODELS",
+    "MCLUST_MODELS_1D",
+    "MCLUST_TOL",
     "NotFittedError",
     "PosteriorDraws",
     "Priors",

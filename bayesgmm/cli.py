@@ -26,7 +26,7 @@ import numpy as np
 
 from bayesgmm import datasets, plots, report
 from bayesgmm.config import disable_compilation_cache
-from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.covariance import COVARIANCE_TYPES, EM_COVARIANCE_TYPES, MCLUST_MODELS
 from bayesgmm.exceptions import DivergenceWarning
 
 
@@ -114,15 +114,23 @@ def _select(args):
     from bayesgmm.estimator_ic import GaussianMixtureIC
     X, names, label = load_input(args)
     out = _out_dir(args)
-    types = args.covariance_types.split(",")
+    types = [t for c in args.covariance_types.split(",")
+             for t in (MCLUST_MODELS if c == "mclust" else (c,))]
     for ctype in types:
-        if ctype not in COVARIANCE_TYPES:
+        if ctype not in EM_COVARIANCE_TYPES:
             raise SystemExit(f"bayesgmm: unknown covariance type {ctype!r}; choose from "
-                             f"{', '.join(COVARIANCE_TYPES)}.")
+                             f"{', '.join(EM_COVARIANCE_TYPES)}, or 'mclust' for all of "
+                             f"mclust's models.")
     if not 1 <= args.k_max <= X.shape[0]:
         raise SystemExit(f"bayesgmm: --k-max must lie in 1..{X.shape[0]} (the number of rows).")
+    try:
+        tol = args.tol if args.tol == "mclust" else float(args.tol)
+    except ValueError:
+        raise SystemExit(f"bayesgmm: --tol must be a number or 'mclust', got "
+                         f"{args.tol!r}.") from None
     search = GaussianMixtureIC(range(1, args.k_max + 1), covariance_type=types,
-                               n_init=args.n_init, random_state=args.seed, verbose=1).fit(X)
+                               n_init=args.n_init, random_state=args.seed, verbose=1,
+                               init_params=args.init_params, tol=tol).fit(X)
     markdown = report.select_markdown(search, data_label=label)
     written = report.write_report(
         out, report.select_report(search, X, data_label=label, feature_names=names), markdown)
@@ -272,7 +280,8 @@ def build_parser():
                                      "the model")
     _add_input_options(fit)
     fit.add_argument("-k", "--n-components", type=int, default=2)
-    fit.add_argument("--covariance-type", default="full", choices=COVARIANCE_TYPES)
+    fit.add_argument("--covariance-type", default="full", choices=EM_COVARIANCE_TYPES,
+                     help="scikit-learn's four types or one of mclust's models")
     fit.add_argument("--n-init", type=int, default=5)
     fit.add_argument("--max-iter", type=int, default=100)
     fit.add_argument("--tol", type=float, default=1e-3)
@@ -284,8 +293,17 @@ def build_parser():
                                            "writes the table, the BIC plot and the best model")
     _add_input_options(select)
     select.add_argument("--k-max", type=int, default=9)
-    select.add_argument("--covariance-types", default=",".join(COVARIANCE_TYPES))
-    select.add_argument("--n-init", type=int, default=3)
+    select.add_argument("--covariance-types", default=",".join(COVARIANCE_TYPES),
+                        help="comma-separated: scikit-learn's types, mclust's models "
+                             "(EII ... VVV, E/V in 1-D), or 'mclust' for all 14")
+    select.add_argument("--n-init", type=int, default=3,
+                        help="EM restarts per model (k-means starts; hc starts once)")
+    select.add_argument("--init-params", default="hc",
+                        choices=("hc", "kmeans", "k-means++", "random", "random_from_data"),
+                        help="start of every fit; default mclust's hierarchical clustering")
+    select.add_argument("--tol", default="mclust",
+                        help="EM tolerance: a number (scikit-learn's rule on the mean "
+                             "log-likelihood) or 'mclust' (relative change 1e-5, default)")
     select.add_argument("--out", default="bayesgmm-out", help="output folder")
     select.set_defaults(func=_select)
 

@@ -394,8 +394,11 @@ def compare(key, X, *, k_max=10, covariance_type="full", sweep_covariance_types=
 
     start = time.perf_counter()
     if sweep is None:
+        # mclust's start and stopping rule: from k-means starts and scikit-learn's tol the
+        # sweep stopped short of Old Faithful's best model (EEE, K = 3; issue 14).
         sweep = bic_sweep(key_sweep, X, n_components=range(1, k_max + 1),
-                          covariance_types=types, n_init=n_init, progress=say)
+                          covariance_types=types, n_init=n_init, init_params="hc",
+                          tol="mclust", progress=say)
     elif covariance_type not in set(sweep.table["covariance_type"]):
         raise ValueError(f"sweep has no {covariance_type!r} models.")
     sweep_seconds = time.perf_counter() - start

@@ -1,4 +1,4 @@
-"""The four covariance families: whitening, log-determinants, estimation, parameter counts.
+"""The covariance families: whitening, log-determinants, estimation, parameter counts.
 
 Shapes follow scikit-learn exactly (``K`` components, ``d`` features):
 
@@ -10,6 +10,13 @@ type          covariances           precisions_cholesky
 ``diag``      (K, d)                (K, d), ``1 / sqrt(variance)``
 ``spherical`` (K,)                  (K,), ``1 / sqrt(variance)``
 ============  ====================  ============================================
+
+mclust's models (:data:`MCLUST_MODELS`: EII ... VVV, and E / V for one-dimensional data) are
+families too, stored per component whatever their constraint: EII, VII, E, V as ``spherical``
+(K,), EEI, VEI, EVI, VVI as ``diag`` (K, d), the eight others as ``full`` (K, d, d) (EEE too:
+K equal copies, where ``tied`` keeps scikit-learn's single (d, d)). Their M-steps are in
+:mod:`bayesgmm.mclust_models`. The scikit-learn names stay, with scikit-learn's shapes, and fit
+the same models: ``spherical`` = VII, ``diag`` = VVI, ``tied`` = EEE, ``full`` = VVV.
 
 Each family is a bundle of small pure functions chosen by a dict lookup at trace time:
 ``FAMILIES[covariance_type]``. The covariance type is always a static Python string.
@@ -24,9 +31,16 @@ from typing import Callable, NamedTuple
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
+from bayesgmm import mclust_models
+from bayesgmm.mclust_models import MCLUST_MODELS, MCLUST_MODELS_1D
 from bayesgmm.validation import check_choice
 
+#: scikit-learn's four covariance types (the Bayesian model supports these).
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+#: Every covariance type EM fits: scikit-learn's four and mclust's models.
+EM_COVARIANCE_TYPES = COVARIANCE_TYPES + MCLUST_MODELS + MCLUST_MODELS_1D
+#: mclust's name of each scikit-learn type (the same model).
+MCLUST_NAMES = {"spherical": "VII", "diag": "VVI", "tied": "EEE", "full": "VVV"}
 
 
 class CovarianceFamily(NamedTuple):
@@ -59,6 +73,10 @@ class CovarianceFamily(NamedTuple):
     scale_tril: Callable
     #: ``(n_components, n_features) ->`` number of free covariance parameters.
     n_parameters: Callable
+    #: mclust's models only: ``(n_k (K,), mean_shift (K, d), second_moment, reg_covar,
+    #: previous_precisions_cholesky or None) -> covariances``; replaces ``estimate``, with
+    #: ``n_k`` zero on padded components (see :func:`_mclust_estimate`).
+    estimate_constrained: Callable = None
 
 
 def _cov_cholesky_to_prec_cholesky(cov):
@@ -201,13 +219,61 @@ SPHERICAL = DIAG._replace(
 FAMILIES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
 
 
+def _mclust_estimate(model, family):
+    """The ``estimate_constrained`` of one mclust model: the components' scatter matrices
+    around their new means, ``reg_covar`` added to their diagonals in proportion to ``n_k``
+    (so that VVV, VVI and VII get exactly scikit-learn's ``S_k + reg_covar I``), then the
+    model's M-step from :mod:`bayesgmm.mclust_models`."""
+    estimator = mclust_models.ESTIMATORS[model][0]
+
+    def estimate(n_k, mean_shift, second_moment, reg_covar, previous=None):
+        if second_moment.ndim == 3:
+            scatter = (second_moment - jnp.einsum("k,kd,ke->kde", n_k, mean_shift, mean_shift))
+            scatter = _symmetrise(scatter) + (n_k * reg_covar)[:, None, None] * jnp.eye(
+                scatter.shape[-1], dtype=scatter.dtype)
+        else:
+            scatter = second_moment - n_k[:, None] * mean_shift ** 2 + (n_k * reg_covar)[:, None]
+        previous_cov = None if previous is None else family.covariances(previous)
+        return estimator(n_k, scatter, previous_cov)
+    return estimate
+
+
+def _mclust_family(model):
+    storage = mclust_models.ESTIMATORS[model][1]
+    base = {"spherical": SPHERICAL, "diag": DIAG, "full": FULL}[storage]
+    # EII, EEI, EVI and VEI need only the diagonal of the scatter: the spherical storage still
+    # takes per-feature second moments (DIAG's), which EII pools itself.
+    family = base._replace(
+        name=model, second_moment=DIAG.second_moment if storage != "full" else
+        FULL.second_moment,
+        n_parameters=lambda k, d: mclust_models.n_covariance_parameters(model, k, d))
+    return family._replace(estimate_constrained=_mclust_estimate(model, family))
+
+
+FAMILIES.update({model: _mclust_family(model) for model in MCLUST_MODELS + MCLUST_MODELS_1D})
+
+
 def n_parameters(n_components, n_features, covariance_type):
-    """Free parameters of a mixture: covariances, means and the K - 1 free weights."""
+    """Free parameters of a mixture: covariances, means and the K - 1 free weights (mclust's
+    ``nMclustParams`` for mclust's models)."""
     cov = FAMILIES[covariance_type].n_parameters(n_components, n_features)
     return int(cov + n_components * n_features + n_components - 1)
+
+
+def model_label(covariance_type):
+    """How reports and figures name a covariance type: mclust's name, with scikit-learn's
+    beside it for the four scikit-learn types (``"tied"`` -> ``"EEE (tied)"``)."""
+    mclust = MCLUST_NAMES.get(covariance_type)
+    return covariance_type if mclust is None else f"{mclust} ({covariance_type})"
 
 
 def check_covariance_type(covariance_type):
     """``covariance_type`` if it is one of :data:`COVARIANCE_TYPES`; a ValueError naming the
     valid choices otherwise."""
     return check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)
+
+
+def check_em_covariance_type(covariance_type):
+    """``covariance_type`` if EM fits it (:data:`EM_COVARIANCE_TYPES`: scikit-learn's four or
+    one of mclust's models); a ValueError naming the valid choices otherwise."""
+    return check_choice("covariance_type", covariance_type, EM_COVARIANCE_TYPES)

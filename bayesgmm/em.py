@@ -26,10 +26,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayesgmm import density, init, stats
-from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm import density, hc, init, stats
+from bayesgmm.covariance import FAMILIES, check_em_covariance_type
 from bayesgmm.params import GMMParams
-from bayesgmm.validation import check_structure, compute_dtype
+from bayesgmm.validation import check_structure, check_tol, compute_dtype
 
 
 class EMResult(NamedTuple):
@@ -113,12 +113,23 @@ def em_update(total, params, lower_bound, covariance_type, *, tol, reg_covar,
     new_bound : array, shape ()
         ``total.log_lik / total.weight``: the mean log-likelihood under ``params``.
     converged : bool array, shape ()
-        ``|new_bound - lower_bound| < tol``.
+        ``|new_bound - lower_bound| < tol``; for ``tol`` of shape (2,), ``(absolute,
+        relative)``, also when the total log-likelihood changed by less than ``relative *
+        (1 + |total|)`` (mclust's rule, :data:`bayesgmm.MCLUST_TOL`).
     """
     new_bound = total.log_lik / total.weight
+    change = jnp.abs(new_bound - lower_bound)
+    if jnp.ndim(tol) == 1:
+        # (absolute, relative): mclust's rule |L - L_prev| / (1 + |L|) < relative on the
+        # total log-likelihood L, written for the per-sample mean, or the absolute one.
+        converged = (change < tol[0]) | (
+            change < tol[1] * (1.0 / total.weight + jnp.abs(new_bound)))
+    else:
+        converged = change < tol
     new_params = stats.m_step(total, params.means, covariance_type, reg_covar,
-                              component_mask=component_mask)
-    return new_params, new_bound, jnp.abs(new_bound - lower_bound) < tol
+                              component_mask=component_mask,
+                              previous=params.precisions_cholesky)
+    return new_params, new_bound, converged
 
 
 def keep_iterating(lower_bound, n_iter, converged, max_iter):
@@ -468,16 +479,23 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         otherwise in float64 when x64 is enabled and float32 when not
         (:func:`bayesgmm.validation.compute_dtype`).
     n_components : int
-    covariance_type : {"full", "tied", "diag", "spherical"}
-    tol : float
-        Convergence threshold on the change of the per-sample mean log-likelihood.
+    covariance_type : {"full", "tied", "diag", "spherical"} or one of mclust's models
+        mclust's: :data:`bayesgmm.MCLUST_MODELS` and "E", "V" (see
+        :mod:`bayesgmm.covariance` for their shapes).
+    tol : float, "mclust" or (float, float)
+        Convergence threshold on the change of the per-sample mean log-likelihood
+        (scikit-learn's rule). ``"mclust"``: mclust's rule instead, the relative change of the
+        total log-likelihood below 1e-5 (:data:`bayesgmm.MCLUST_TOL`); a pair ``(absolute,
+        relative)`` stops at whichever is met first.
     reg_covar : float
         Added to the diagonal of every covariance.
     max_iter : int
     n_init : int
         Restarts from independent initialisations; the best final lower bound wins. A
         restart that fails numerically is discarded if another one succeeds.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "hc"}
+        ``"hc"``: mclust's start, one M-step from the hierarchical clustering of
+        :mod:`bayesgmm.hc` (computed on the host; deterministic, so ``n_init`` is 1).
     weights_init, means_init, precisions_init : arrays, optional
         User initial parameters, shapes (K,), (K, d) and as in :mod:`bayesgmm.covariance`;
         each one given replaces the one ``init_params`` would give, as in scikit-learn.
@@ -534,12 +552,12 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     TypeError
         For complex X (:class:`bayesgmm.exceptions.ComplexDataError`).
     """
-    check_covariance_type(covariance_type)
+    check_em_covariance_type(covariance_type)
+    tol = check_tol(tol)
     mesh, sample_axes = sample_mesh(X, devices)
     if not isinstance(X, jax.Array):
         # Host data stay on the host until they are padded (below) or shard_rows copies
         # each shard to its device.
-        # Host data stay on the host until shard_rows copies each shard to its device.
         X = np.asarray(X)
     # X may be traced: only its shape and dtype are checked (the values by the callers that
     # hold concrete data, e.g. GaussianMixture.fit).
@@ -555,6 +573,20 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     if precisions_init is not None:
         precisions_cholesky_init = FAMILIES[covariance_type].precisions_cholesky_from_precisions(
             as_dtype(precisions_init))
+    if init_params in init.HOST_INIT_METHODS:
+        if mesh is not None:
+            raise ValueError("init_params='hc' needs the data on one device; pass "
+                             "weights_init, means_init and precisions_init instead.")
+        # mclust's start, computed on the host: one M-step from the hierarchical partition.
+        labels = hc.initial_partitions(np.asarray(X), [int(n_components)])[0]
+        centre = jnp.mean(X, axis=0)
+        start = init.from_partition(X - centre, jnp.asarray(labels), int(n_components),
+                                    covariance_type, reg_covar=reg_covar)
+        weights_init = start.weights if weights_init is None else weights_init
+        means_init = start.means + centre if means_init is None else means_init
+        if precisions_cholesky_init is None:
+            precisions_cholesky_init = start.precisions_cholesky
+        init_params = "kmeans"  # never used: every initial parameter is given
     has_init = all(a is not None for a in (weights_init, means_init, precisions_cholesky_init))
     n_init = 1 if has_init else int(n_init)
     inits = (as_dtype(weights_init), as_dtype(means_init), as_dtype(precisions_cholesky_init),

@@ -12,16 +12,16 @@ from jax import lax
 
 from bayesgmm import density, em, online, outofcore
 from bayesgmm.base import ParamsMixin
-from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm.covariance import FAMILIES, check_em_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
 from bayesgmm.exceptions import ConvergenceWarning
-from bayesgmm.init import INIT_METHODS
+from bayesgmm.init import HOST_INIT_METHODS, INIT_METHODS
 from bayesgmm.params import GMMParams, check_shapes
 from bayesgmm.rows import map_row_blocks
 from bayesgmm.validation import (check_array, check_choice, check_feature_names, check_int,
                                  check_is_fitted, check_n_samples, check_real,
                                  check_sample_weight, check_shape, check_sharded_array,
-                                 feature_names, key_from_random_state)
+                                 check_tol, feature_names, key_from_random_state)
 
 # Rows per block of the row-wise evaluation (score_samples, predict, ...): a handful of
 # compiled shapes serve every N and memory stays bounded.
@@ -63,15 +63,20 @@ class GaussianMixture(ParamsMixin):
     Parameters
     ----------
     n_components : int, default 1
-    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
-    tol : float, default 1e-3
-        EM stops when the per-sample mean log-likelihood changes by less than ``tol``.
+    covariance_type : {"full", "tied", "diag", "spherical"} or an mclust model, default "full"
+        mclust's names (:data:`bayesgmm.MCLUST_MODELS`, "E"/"V" in 1-D) fit mclust's
+        constrained models; their covariances are stored per component ((K,), (K, d) or
+        (K, d, d), see :mod:`bayesgmm.covariance`). EM only (not partial_fit).
+    tol : float or "mclust", default 1e-3
+        EM stops when the per-sample mean log-likelihood changes by less than ``tol``;
+        ``"mclust"``: when the total changes by less than 1e-5 relative (mclust's rule).
     reg_covar : float, default 1e-6
         Non-negative regularisation added to the diagonal of the covariances.
     max_iter : int, default 100
     n_init : int, default 1
         Number of initialisations; the best result is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default "kmeans"
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "hc"}, default "kmeans"
+        ``"hc"``: mclust's hierarchical start (:mod:`bayesgmm.hc`).
     weights_init : array of shape (n_components,), optional
     means_init : array of shape (n_components, n_features), optional
     precisions_init : array, optional
@@ -168,11 +173,12 @@ class GaussianMixture(ParamsMixin):
             check_int(name, getattr(self, name), low=low)
         if self.chunk_size is not None:
             check_int("chunk_size", self.chunk_size)
-        for name in ("tol", "reg_covar", "learning_offset"):
+        check_tol(self.tol)
+        for name in ("reg_covar", "learning_offset"):
             check_real(name, getattr(self, name))
         check_real("learning_decay", self.learning_decay, low=0.5, high=1.0, low_open=True)
-        check_covariance_type(self.covariance_type)
-        check_choice("init_params", self.init_params, INIT_METHODS)
+        check_em_covariance_type(self.covariance_type)
+        check_choice("init_params", self.init_params, INIT_METHODS + HOST_INIT_METHODS)
 
     def _check_initial_parameters(self, n_features, dtype):
         k, family = self.n_components, FAMILIES[self.covariance_type]

@@ -25,8 +25,11 @@ class GaussianMixtureIC(ParamsMixin):
         A tuple by default, not a ``range``: scikit-learn's estimator checks allow only
         plain types as default parameters.
     covariance_type : str or sequence of str, default all four types
-        ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``, or a sequence of them.
-    criterion : {"bic", "aic", "icl"}, default "bic"
+        ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``, mclust's models
+        (:data:`bayesgmm.MCLUST_MODELS`, ``"E"``, ``"V"``), or a sequence of them.
+    criterion : {"bic", "aic", "icl", "icl_hard"}, default "bic"
+        ``"icl"`` with the entropy of the responsibilities, ``"icl_hard"`` mclust's ICL
+        (hard assignments).
     tol, reg_covar, max_iter, n_init, init_params, random_state, chunk_size
         As :class:`bayesgmm.GaussianMixture`; every model of the grid is fitted with them and
         the same random state, so the chosen model equals ``GaussianMixture(K, ...).fit(X)``.
@@ -43,7 +46,7 @@ class GaussianMixtureIC(ParamsMixin):
         The chosen model's criterion value.
     table_ : dict of str to ndarray
         One row per (covariance type, K): log-likelihood, number of parameters, BIC, AIC, ICL,
-        lower bound, converged, n_iter. ``pandas.DataFrame(model.table_)`` makes it a frame.
+        mclust's ICL (``icl_hard``), lower bound, converged, n_iter. ``pandas.DataFrame(model.table_)`` makes it a frame.
     bic_, aic_, icl_ : dict of str to dict of int to float
         ``{covariance_type: {K: value}}``; ``pandas.DataFrame(model.bic_)`` has K as index and
         one column per covariance type, as mclust's BIC table.

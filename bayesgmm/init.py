@@ -14,6 +14,9 @@ from bayesgmm import stats
 from bayesgmm.validation import check_choice
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
+#: Initialisations computed on the host before the compiled fit (:mod:`bayesgmm.hc`), which
+#: fit_em and bic_sweep accept beside :data:`INIT_METHODS`.
+HOST_INIT_METHODS = ("hc",)
 
 
 def _squared_distances(X, sq_norms, centers):
@@ -235,3 +238,29 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
     points = X[indices]
     return _m_step_from(lambda i, Xc: eye, points, n_components, None, covariance_type,
                         reg_covar, n_components, mask)
+
+
+def from_partition(X, labels, n_components, covariance_type, *, reg_covar, n_active=None):
+    """Initial parameters from hard classes: one M-step, as mclust starts EM from ``hc``.
+
+    Parameters
+    ----------
+    X : array, shape (N, d)
+        Data, already centred by the caller.
+    labels : int array, shape (N,)
+        Class of every row in ``0 .. n_active - 1``; rows labelled -1 take no part.
+    n_components : int, static
+    covariance_type : str, static
+    reg_covar : float
+    n_active : int array, shape (), optional
+        As :func:`initialize`: the components from ``n_active`` on are padding.
+
+    Returns
+    -------
+    GMMParams
+    """
+    mask = _component_mask(n_components, n_active)
+    resp = jax.nn.one_hot(labels, n_components, dtype=X.dtype)
+    shift = jnp.zeros((n_components, X.shape[1]), X.dtype)
+    total = stats.from_responsibilities(X, resp, shift, covariance_type)
+    return stats.m_step(total, shift, covariance_type, reg_covar, component_mask=mask)

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesgmm import density
+from bayesgmm.covariance import model_label
 from bayesgmm.params import GMMParams
 
 _MARKERS = {"full": "o", "tied": "s", "diag": "^", "spherical": "D"}
@@ -180,14 +181,14 @@ def plot_bic(result, path=None, *, criterion=None, ax=None, title=None, ylim=Non
     best = None
     for ctype, by_k in values.items():
         ax.plot(list(by_k), list(by_k.values()), marker=_MARKERS.get(ctype, "o"),
-                markerfacecolor="none", linewidth=1.4, label=ctype)
+                markerfacecolor="none", linewidth=1.4, label=model_label(ctype))
         for k, value in by_k.items():
             if np.isfinite(value) and (best is None or value < best[2]):
                 best = (ctype, k, value)
     if best is not None:
         ctype, k, value = best
         ax.scatter([k], [value], s=220, facecolors="none", edgecolors="black",
-                   linewidths=2.0, zorder=5, label=f"best: {ctype}, K={k}")
+                   linewidths=2.0, zorder=5, label=f"best: {model_label(ctype)}, K={k}")
     ax.set_xlabel("Number of components K")
     ax.set_ylabel(f"{criterion.upper()} (lower is better)")
     ax.set_xticks(sorted({k for by_k in values.values() for k in by_k}))

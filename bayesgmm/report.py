@@ -11,6 +11,8 @@ import pathlib
 
 import numpy as np
 
+from bayesgmm.covariance import model_label
+
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -154,11 +156,12 @@ def select_markdown(search, *, data_label):
     bic, k, ctype = search.bic_, search.n_components_, search.covariance_type_
     grid = list(next(iter(bic.values())))
     lines = [f"# BIC sweep: {data_label}", "", f"BIC (lower is better) chooses **K = {k}**, "
-             f"covariance `{ctype}`.", "", "| K | " + " | ".join(bic) + " |",
+             f"covariance `{model_label(ctype)}`.", "",
+             "| K | " + " | ".join(model_label(t) for t in bic) + " |",
              "|---:|" + "---:|" * len(bic)]
     for kk in grid:
         lines.append(f"| {kk} | " + " | ".join(f"{bic[t][kk]:.1f}" for t in bic) + " |")
-    lines += ["", f"The chosen model ({k} components, `{ctype}`):", "",
+    lines += ["", f"The chosen model ({k} components, `{model_label(ctype)}`):", "",
               "| component | weight | mean |", "|---:|---:|---|"]
     best = search.best_estimator_
     lines += _component_rows(best.weights_, best.means_)
@@ -342,7 +345,8 @@ def compare_markdown(result):
         f"# How many components? {r.data_label}", "",
         f"{r.X.shape[0]} rows, features {', '.join(r.feature_names)}; K = 1..{r.k_max}.",
         "",
-        f"- **BIC (EM)** chooses **K = {k_bic}** (`{ctype}`); among `{r.covariance_type}` "
+        f"- **BIC (EM)** chooses **K = {k_bic}** (`{model_label(ctype)}`); among "
+        f"`{r.covariance_type}` "
         f"models K = {r.bic_choice_same_type} (BIC weight "
         f"{r.bic_weights[r.bic_choice_same_type - 1]:.2f}).",
         f"- **Sparse finite mixture** ({r.k_max} `{r.covariance_type}` components, "
@@ -373,7 +377,8 @@ def compare_markdown(result):
     lines += ["", "## BIC (lower is better) by K and covariance type", ""]
     bic = r.sweep.criterion_table("bic")
     types = list(bic)
-    lines += ["| K | " + " | ".join(types) + f" | BIC weight ({r.covariance_type}) |",
+    lines += ["| K | " + " | ".join(model_label(t) for t in types)
+              + f" | BIC weight ({r.covariance_type}) |",
               "|---:|" + "---:|" * (len(types) + 1)]
     for k in range(1, r.k_max + 1):
         cells = [_fmt(bic[t].get(k), ".1f") for t in types]

@@ -27,14 +27,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayesgmm import density, em, stats
-from bayesgmm.covariance import COVARIANCE_TYPES, check_covariance_type
+from bayesgmm import density, em, hc, init, stats
+from bayesgmm.covariance import COVARIANCE_TYPES, check_em_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
-from bayesgmm.init import INIT_METHODS
+from bayesgmm.init import HOST_INIT_METHODS, INIT_METHODS
 from bayesgmm.params import GMMParams
-from bayesgmm.validation import check_choice, check_data, check_int, check_n_samples, check_real
+from bayesgmm.validation import (check_choice, check_data, check_int, check_n_samples,
+                                 check_real, check_tol)
 
-CRITERIA = ("bic", "aic", "icl")
+CRITERIA = ("bic", "aic", "icl", "icl_hard")
 
 #: Traces of the per-covariance-type sweep program, by covariance type. Tests read it to show
 #: that a sweep compiles once per covariance type, not once per K.
@@ -191,46 +192,55 @@ def _check_types(covariance_types):
     if not types:
         raise ValueError(f"covariance_types is empty: give some of {list(COVARIANCE_TYPES)}.")
     for ctype in types:
-        check_covariance_type(ctype)
+        check_em_covariance_type(ctype)
     return types
 
 
 def _log_lik_and_entropy(X, params, covariance_type, chunk_size):
-    """Total log-likelihood and total entropy ``-sum_nk r_nk log r_nk`` of the responsibilities,
-    in one chunked pass. Padded components have ``r = 0`` and ``log r = -inf``: they count 0."""
+    """Total log-likelihood, total entropy ``-sum_nk r_nk log r_nk`` of the responsibilities
+    and ``-sum_n log max_k r_nk`` (mclust's hard-assignment term), in one chunked pass.
+    Padded components have ``r = 0`` and ``log r = -inf``: they count 0."""
     def chunk_fn(i, X_chunk, w_chunk):
         del i, w_chunk
         log_prob, log_resp = density.log_prob_and_responsibilities(X_chunk, params,
                                                                     covariance_type)
         resp = jnp.exp(log_resp)
-        return jnp.sum(log_prob), -jnp.sum(jnp.where(resp > 0, resp * log_resp, 0.0))
+        return (jnp.sum(log_prob), -jnp.sum(jnp.where(resp > 0, resp * log_resp, 0.0)),
+                -jnp.sum(jnp.max(log_resp, axis=-1)))
     return stats.reduce_chunks(chunk_fn, X, None, chunk_size)
 
 
 @functools.partial(jax.jit, static_argnames=(
     "max_components", "covariance_type", "init_params", "chunk_size", "k_batch_size",
     "restart_batch_size", "max_iter_capacity", "n_init_capacity"))
-def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, *, max_components,
-                    covariance_type, init_params, chunk_size, k_batch_size, restart_batch_size,
-                    max_iter_capacity, n_init_capacity):
+def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, init_labels=None, *,
+                    max_components, covariance_type, init_params, chunk_size, k_batch_size,
+                    restart_batch_size, max_iter_capacity, n_init_capacity):
     TRACE_COUNTS[covariance_type] += 1  # runs at trace time only
 
     # Every K uses the same key, so each row equals fit_em(key, X, n_components=K, ...).
-    def fit_k(n_active):
+    def fit_k(args):
+        n_active, labels = args
+        user_init = (None, None, None)
+        if labels is not None:  # init_params="hc": one M-step from mclust's partition
+            centre = jnp.mean(X, axis=0)
+            start = init.from_partition(X - centre, labels, max_components, covariance_type,
+                                        reg_covar=reg_covar, n_active=n_active)
+            user_init = (start.weights, start.means + centre, start.precisions_cholesky)
         result = em.fit_restarts(
-            key, X, None, None, None, None, tol, reg_covar, n_active,
+            key, X, None, *user_init, tol, reg_covar, n_active,
             n_components=max_components, covariance_type=covariance_type, max_iter=max_iter,
             n_init=n_init, init_params=init_params, chunk_size=chunk_size,
-            restart_batch_size=restart_batch_size, has_init=False,
+            restart_batch_size=restart_batch_size, has_init=labels is not None,
             max_iter_capacity=max_iter_capacity, n_init_capacity=n_init_capacity)
         # Evaluate around the data mean, as the fit itself does, for float32's sake.
         centre = jnp.mean(X, axis=0)
         centred = result.params._replace(means=result.params.means - centre)
-        log_lik, entropy = _log_lik_and_entropy(X - centre, centred, covariance_type,
-                                                chunk_size)
-        return result, log_lik, entropy
+        log_lik, entropy, hard = _log_lik_and_entropy(X - centre, centred, covariance_type,
+                                                      chunk_size)
+        return result, log_lik, entropy, hard
 
-    return lax.map(fit_k, grid, batch_size=k_batch_size)
+    return lax.map(fit_k, (grid, init_labels), batch_size=k_batch_size)
 
 
 def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES,
@@ -245,7 +255,9 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     - ``AIC = -2 log L + 2 p``
     - ``ICL = BIC + 2 EN``, with ``EN = -sum_n sum_k r_nk log r_nk`` the entropy of the
       responsibilities (Biernacki, Celeux & Govaert 2000): BIC penalised for overlapping
-      clusters. mclust's ``icl`` uses hard MAP assignments instead of ``r_nk`` in the log.
+      clusters.
+    - ``ICL_hard = BIC - 2 sum_n log max_k r_nk``: mclust's ``icl``, the complete-data
+      log-likelihood of the MAP assignments (column ``icl_hard``).
 
     ``log L`` is the log-likelihood at the fitted parameters and ``p`` the number of free
     parameters of the K active components. R's mclust reports ``-BIC`` (higher is better);
@@ -261,13 +273,18 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     key : jax.random key
     X : array, shape (N, d)
     n_components : int or iterable of int, default range(1, 10)
-    covariance_types : str or sequence of {"full", "tied", "diag", "spherical"}
+    covariance_types : str or sequence of str
+        scikit-learn's ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"`` and mclust's
+        models (:data:`bayesgmm.MCLUST_MODELS`, and ``"E"``, ``"V"`` for 1-D data).
     n_init : int, default 1
         EM restarts per model; the best lower bound wins.
-    criterion : {"bic", "aic", "icl"}, default "bic"
+    criterion : {"bic", "aic", "icl", "icl_hard"}, default "bic"
         The criterion that picks ``best_index``.
     tol, reg_covar, max_iter, init_params, chunk_size
-        As :func:`bayesgmm.fit_em` (``chunk_size`` default for the largest K).
+        As :func:`bayesgmm.fit_em` (``chunk_size`` default for the largest K; ``tol="mclust"``
+        stops by mclust's rule). ``init_params="hc"``: mclust's start, one hierarchical
+        clustering (:mod:`bayesgmm.hc`) cut at every K, one EM run from each cut
+        (``n_init`` is then 1).
     k_batch_size, restart_batch_size : int, default 1
         How many K values / restarts run at once under ``vmap``; the batches run one after
         another. 1 (sequential) measured fastest on CPU (see ``DEFAULT_K_BATCH_SIZE``).
@@ -298,9 +315,15 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     n_init, max_iter = check_int("n_init", n_init), check_int("max_iter", max_iter, low=0)
     k_batch_size = check_int("k_batch_size", k_batch_size)
     restart_batch_size = check_int("restart_batch_size", restart_batch_size)
-    tol, reg_covar = check_real("tol", tol), check_real("reg_covar", reg_covar)
-    check_choice("init_params", init_params, INIT_METHODS)
+    tol, reg_covar = check_tol(tol), check_real("reg_covar", reg_covar)
+    check_choice("init_params", init_params, INIT_METHODS + HOST_INIT_METHODS)
     max_components = grid[-1]
+    init_labels = None
+    if init_params == "hc":
+        # One hierarchical clustering for every K and type, as mclust; EM then starts once
+        # from its partition (n_init restarts would repeat the same start).
+        init_labels = jnp.asarray(hc.initial_partitions(np.asarray(X), grid), jnp.int32)
+        n_init = 1
     if chunk_size is None:
         chunk_size = stats.default_chunk_size(n_samples, max_components, n_features)
     dtype = X.dtype
@@ -310,8 +333,10 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
                       n_init_capacity=em._capacity(n_init, em.MIN_INIT_CAPACITY))
 
     def fit_group(ctype, group):
-        result, log_lik, entropy = _sweep_one_type(
-            key, X, jnp.asarray(group, jnp.int32), *settings, max_components=group[-1],
+        labels = (None if init_labels is None
+                  else init_labels[grid.index(group[0]):grid.index(group[-1]) + 1])
+        result, log_lik, entropy, hard = _sweep_one_type(
+            key, X, jnp.asarray(group, jnp.int32), *settings, labels, max_components=group[-1],
             covariance_type=ctype, init_params=init_params,
             chunk_size=int(min(chunk_size, n_samples)),
             k_batch_size=min(k_batch_size, len(group)),
@@ -320,7 +345,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         result = result._replace(lower_bounds=result.lower_bounds[:, :max(max_iter, 1)],
                                  restart_lower_bounds=result.restart_lower_bounds[:, :n_init],
                                  params=_pad_components(result.params, max_components, ctype))
-        return result, log_lik, entropy
+        return result, log_lik, entropy, hard
 
     # The programs (one per type and K group) are compiled and run from a pool of threads:
     # XLA compiles and runs them outside Python's lock, so on a multi-core CPU a cold sweep
@@ -334,10 +359,10 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         pending = {ctype: [pool.submit(fit_group, ctype, group) for group in groups]
                    for ctype in types}
         for ctype in types:
-            result, log_lik, entropy = jax.tree.map(lambda *a: np.concatenate(a),
-                                                    *(task.result() for task in pending[ctype]))
+            result, log_lik, entropy, hard = jax.tree.map(
+                lambda *a: np.concatenate(a), *(task.result() for task in pending[ctype]))
             fits[ctype] = result
-            log_lik, entropy = np.asarray(log_lik, np.float64), np.asarray(entropy, np.float64)
+            log_lik, entropy, hard = (np.asarray(a, np.float64) for a in (log_lik, entropy, hard))
             finite = np.isfinite(result.lower_bound) & np.isfinite(log_lik) & np.all(
                 [np.all(np.isfinite(p.reshape(len(grid), -1)), axis=1) for p in result.params],
                 axis=0)
@@ -350,6 +375,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
             columns["bic"].extend(bic)
             columns["aic"].extend(np.where(finite, -2 * log_lik + 2 * n_params, np.nan))
             columns["icl"].extend(bic + 2 * entropy)
+            columns["icl_hard"].extend(bic + 2 * hard)
             columns["lower_bound"].extend(np.where(finite, result.lower_bound, np.nan))
             columns["converged"].extend(finite & result.converged)
             columns["n_iter"].extend(result.n_iter)

@@ -85,7 +85,7 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
                      weight)
 
 
-def m_step(total, shift, covariance_type, reg_covar, component_mask=None):
+def m_step(total, shift, covariance_type, reg_covar, component_mask=None, previous=None):
     """Maximum-likelihood parameters from statistics taken around ``shift`` (shape (K, d)).
 
     Empty components (deliberate, documented in :class:`bayesgmm.GaussianMixture`): as
@@ -107,6 +107,10 @@ def m_step(total, shift, covariance_type, reg_covar, component_mask=None):
         components get weight exactly zero, so the shared density gives them ``-inf`` and they
         never take responsibility; their mean stays at ``shift`` and their covariance is
         ``reg_covar * I`` (finite, never used). They add nothing to the tied covariance.
+    previous : array, optional
+        The ``precisions_cholesky`` EM stands at: mclust's iterative M-steps (VEI, VEE, VEV,
+        EVE, VVE) start from it, so that the M-step never lowers the expected
+        log-likelihood. Unused by the other families.
 
     Returns
     -------
@@ -125,9 +129,15 @@ def m_step(total, shift, covariance_type, reg_covar, component_mask=None):
         n_k = jnp.where(component_mask, n_k, 0.0)
         divisor = jnp.where(component_mask, n_k, 1.0)
     mean_shift = total.sum_x / divisor[:, None]
-    # The tied family divides only by the pooled count; the others divide per component.
-    estimate_counts = n_k if family.name == "tied" else divisor
-    covariances = family.estimate(estimate_counts, mean_shift, total.sum_xx, reg_covar)
+    if family.estimate_constrained is not None:
+        # mclust's models pool some quantities and divide per component others: they take
+        # the counts themselves (zero on padded components) and guard their own divisions.
+        covariances = family.estimate_constrained(n_k, mean_shift, total.sum_xx, reg_covar,
+                                                  previous)
+    else:
+        # The tied family divides only by the pooled count; the others divide per component.
+        estimate_counts = n_k if family.name == "tied" else divisor
+        covariances = family.estimate(estimate_counts, mean_shift, total.sum_xx, reg_covar)
     return GMMParams(n_k / n_k.sum(), shift + mean_shift, family.precisions_cholesky(covariances))
 
 

@@ -344,6 +344,30 @@ def check_real(name, value, *, low=0.0, high=math.inf, low_open=False, high_open
     return float(value)
 
 
+#: ``tol`` for mclust's stopping rule: the relative change of the total log-likelihood
+#: ``|L - L_prev| / (1 + |L|)`` below 1e-5 (``mclust::emControl()$tol[1]``), no absolute test.
+MCLUST_TOL = (0.0, 1e-5)
+
+
+def check_tol(tol):
+    """EM's ``tol``: a finite non-negative float (scikit-learn's rule on the per-sample
+    log-likelihood), ``"mclust"`` (:data:`MCLUST_TOL`) or a pair ``(absolute, relative)``;
+    returned as a float or a tuple of two floats. Arrays (a traced ``tol``) pass unchecked."""
+    if isinstance(tol, str):
+        if tol == "mclust":
+            return MCLUST_TOL
+        raise ValueError(f"Invalid value for 'tol': {tol!r}; 'tol' must be a finite "
+                         f"non-negative number, 'mclust' or a pair (absolute, relative).")
+    if isinstance(tol, (tuple, list)):
+        if len(tol) != 2:
+            raise ValueError(f"Invalid value for 'tol': {tol!r}; a pair (absolute, relative) "
+                             f"has two entries.")
+        return tuple(check_real("tol", t) for t in tol)
+    if isinstance(tol, numbers.Real):
+        return check_real("tol", tol)
+    return tol
+
+
 def check_choice(name, value, choices):
     """``value`` if it is one of ``choices`` (scikit-learn's message otherwise)."""
     if isinstance(value, str) and value in choices:

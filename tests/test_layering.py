@@ -16,6 +16,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "bayesgmm"
 LAYERS = [
     ("exceptions", "config"),
     ("validation", "base"),
+    ("mclust_models", "hc"),
     ("covariance", "datasets"),
     ("params",),
     ("density", "stats", "rows"),

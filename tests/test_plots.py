@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bayesgmm import GaussianMixture, bic_sweep, plots
-from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.covariance import COVARIANCE_TYPES, model_label
 
 pytest.importorskip("matplotlib")
 
@@ -29,8 +29,9 @@ def test_plot_bic_writes_a_png_and_marks_the_best_model(sweep, tmp_path):
     ax = fig.axes[0]
     assert ax.get_ylabel() == "BIC (lower is better)" and ax.get_title() == "BIC"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    best = f"best: {sweep.best_covariance_type}, K={sweep.best_n_components}"
-    assert labels == list(COVARIANCE_TYPES) + [best]
+    best = f"best: {model_label(sweep.best_covariance_type)}, K={sweep.best_n_components}"
+    # mclust's names, scikit-learn's beside them: "VVV (full)".
+    assert labels == [model_label(t) for t in COVARIANCE_TYPES] + [best]
     assert plots.plot_bic(sweep, criterion="aic").axes[0].get_ylabel() == "AIC (lower is better)"
     with pytest.raises(ValueError, match="'criterion' should be in"):
         plots.plot_bic(sweep, criterion="bic2")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bayesgmm import GaussianMixture, GaussianMixtureIC, report
+from bayesgmm.covariance import model_label
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,10 @@ def test_select_report_and_markdown(faithful_data):
                             "n_components": search.n_components_}
     assert json.loads(report.to_json(data))["table"]["bic"] == search.table_["bic"].tolist()
     markdown = report.select_markdown(search, data_label="faithful")
-    assert (f"chooses **K = {search.n_components_}**, covariance `{search.covariance_type_}`"
-            in markdown)
-    assert "| K | full | spherical |" in markdown and "| 3 | " in markdown
+    assert (f"chooses **K = {search.n_components_}**, covariance "
+            f"`{model_label(search.covariance_type_)}`" in markdown)
+    # mclust's names, scikit-learn's beside them.
+    assert "| K | VVV (full) | VII (spherical) |" in markdown and "| 3 | " in markdown
 
 
 @pytest.mark.parametrize("method,divergences", [("nuts", 4), ("svi", None)])

@@ -272,7 +272,7 @@ def test_gaussian_mixture_ic_keeps_the_best_fitted_gaussian_mixture(faithful_swe
 def test_tables_turn_into_pandas_frames(faithful_sweep):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(faithful_sweep.table)
-    assert frame.shape == (36, 10)
+    assert frame.shape == (36, 11)  # 10 columns and mclust's hard ICL, icl_hard
     bic = pd.DataFrame(faithful_sweep.criterion_table("bic"))
     assert list(bic.columns) == list(COVARIANCE_TYPES) and list(bic.index) == list(range(1, 10))
     assert bic.stack().idxmin() == (3, "tied")
