@@ -25,7 +25,10 @@ import numpy as np
 from bayesgmm.validation import is_number
 
 FORMAT = "bayesgmm.model"
-VERSION = 1
+# 2: structured values (draws, priors, keys, object arrays) as a JSON skeleton, BayesianGMM.
+# Version 1 files read as before; a version 1 reader refuses version 2 files rather than
+# misreading a skeleton as a plain value.
+VERSION = 2
 _HEADER = "__bayesgmm_header__"
 
 

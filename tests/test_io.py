@@ -168,3 +168,20 @@ def test_feature_names_and_a_jax_key_round_trip(tmp_path):
     with pytest.raises(ValueError, match="same order"):
         loaded.predict(frame[["waiting", "eruptions"]])
     np.testing.assert_array_equal(loaded.sample(3)[0], model.sample(3)[0])
+
+
+def test_version_1_files_still_load(models, tmp_path):
+    # a GaussianMixture written by version 1 (the same layout: plain arrays, scalar
+    # attributes), its header re-signed as that version wrote it
+    def change(contents):
+        header = json.loads(contents["__bayesgmm_header__"].tobytes())
+        header.pop("sha256")
+        header["version"] = 1
+        arrays = {k: v for k, v in contents.items() if k != "__bayesgmm_header__"}
+        header["sha256"] = gmm_io._digest(header, arrays)
+        contents["__bayesgmm_header__"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    X, fitted = models
+    path = tmp_path / "v1.npz"
+    path.write_bytes(rewrite(gmm_io.to_bytes(fitted["full"]), change))
+    np.testing.assert_array_equal(gmm_io.load(path).predict_proba(X),
+                                  fitted["full"].predict_proba(X))
