@@ -168,7 +168,7 @@ def em_loop(statistics, params, covariance_type, *, tol, reg_covar, max_iter,
 
     Returns
     -------
-    params, lower_bound, lower_bounds (trace_size,), n_iter, converged
+    params, lower_bound, n_iter, lower_bounds (trace_size,), converged
         With ``max_iter = 0`` the returned lower bound is ``previous_lower_bound``.
     """
     dtype = params.means.dtype
@@ -199,7 +199,7 @@ def em_iterations(X, params, covariance_type, *, tol, reg_covar, max_iter, chunk
 
     Returns
     -------
-    params, lower_bound, lower_bounds (max(max_iter, 1),), n_iter, converged
+    params, lower_bound, n_iter, lower_bounds (max(max_iter, 1),), converged
     """
     def statistics(params):
         return e_step_statistics(X, params, covariance_type, sample_weight=sample_weight,
@@ -627,8 +627,8 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
             lower_bounds=np.asarray(result.lower_bounds)[:max(int(max_iter), 1)],
             restart_lower_bounds=np.asarray(result.restart_lower_bounds)[:n_init])
     if not isinstance(result.lower_bound, jax.core.Tracer):
-        finite = all(bool(jnp.all(jnp.isfinite(p))) for p in result.params)
-        if not finite or bool(jnp.isnan(result.lower_bound)):
+        finite = all(np.all(np.isfinite(np.asarray(p))) for p in result.params)
+        if not finite or np.isnan(np.asarray(result.lower_bound)):
             raise fit_failed_error(dtype)
     return result
 

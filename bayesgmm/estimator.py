@@ -443,11 +443,12 @@ class GaussianMixture(ParamsMixin):
         """``weights_``, ``means_``, the precision and covariance attributes and
         ``n_features_in_`` from ``params``, as NumPy arrays in the dtype of its means."""
         dtype = np.dtype(params.means.dtype)
-        family = FAMILIES[self.covariance_type]
         self.weights_, self.means_, self.precisions_cholesky_ = (
             np.asarray(a, dtype) for a in params)
-        self.precisions_ = np.asarray(family.precisions(params.precisions_cholesky), dtype)
-        self.covariances_ = np.asarray(family.covariances(params.precisions_cholesky), dtype)
+        precisions, covariances = _precisions_and_covariances(
+            jnp.asarray(params.precisions_cholesky), self.covariance_type)
+        self.precisions_ = np.asarray(precisions, dtype)
+        self.covariances_ = np.asarray(covariances, dtype)
         self.n_features_in_ = self.means_.shape[1]
 
     def _report(self, seconds):
@@ -559,6 +560,14 @@ class GaussianMixture(ParamsMixin):
         """Akaike information criterion on X (lower is better)."""
         n = np.asarray(X).shape[0]
         return -2 * self.score(X) * n + 2 * self._n_parameters()
+
+
+@functools.partial(jax.jit, static_argnames="covariance_type")
+def _precisions_and_covariances(precisions_cholesky, covariance_type):
+    # One compiled program (kept by the persistent cache) instead of a dozen operations
+    # dispatched one by one, each compiled again in every new process.
+    family = FAMILIES[covariance_type]
+    return family.precisions(precisions_cholesky), family.covariances(precisions_cholesky)
 
 
 def _check_precisions(precisions, covariance_type):

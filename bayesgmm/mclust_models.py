@@ -142,23 +142,31 @@ def evi(n_k, W, previous=None):
     return jnp.sum(root) / jnp.sum(n_k) * shape
 
 
-def vei(n_k, W, previous=None):
-    """VEI: ``lambda_k A`` by alternating ``lambda_k = tr(W_k A^{-1}) / (d n_k)`` and
-    ``A = diag(sum_k W_k / lambda_k)`` normalised to ``|A| = 1``. A convex problem in
-    ``log lambda``, ``log A``: the start does not change the answer."""
-    del previous
-    d = W.shape[-1]
+def _volumes_and_shared_shape(n_k, diagonals):
+    """``lambda_k`` (K,) and ``A`` (d,) for ``lambda_k A`` fitted to per-component diagonals
+    (K, d) of the scatter (VEI: the diagonal of ``W_k``; VEV: its eigenvalues): alternating
+    ``lambda_k = tr(Omega_k A^{-1}) / (d n_k)`` and ``A = sum_k Omega_k / lambda_k`` normalised
+    to ``|A| = 1``. A convex problem in ``log lambda``, ``log A``: the start does not change
+    the answer."""
+    d = diagonals.shape[-1]
     active = n_k > 0
 
     def scales(shape):
-        return jnp.where(active, jnp.sum(W / shape, -1) / (d * _safe(n_k)), 1.0)
+        return jnp.where(active, jnp.sum(diagonals / shape, -1) / (d * _safe(n_k)), 1.0)
 
     def step(shape):
-        pooled = jnp.sum(W / scales(shape)[:, None], 0)
+        pooled = jnp.sum(diagonals / scales(shape)[:, None], 0)
         return pooled / _geometric_mean(pooled)
 
-    shape = _iterate(step, jnp.ones(d, W.dtype), W.dtype)
-    return scales(shape)[:, None] * shape
+    shape = _iterate(step, jnp.ones(d, diagonals.dtype), diagonals.dtype)
+    return scales(shape), shape
+
+
+def vei(n_k, W, previous=None):
+    """VEI: ``lambda_k A`` (:func:`_volumes_and_shared_shape` on the diagonal of ``W_k``)."""
+    del previous
+    volumes, shape = _volumes_and_shared_shape(n_k, W)
+    return volumes[:, None] * shape
 
 
 # Full storage: (K, d, d) covariances ------------------------------------------------------
@@ -210,22 +218,11 @@ def eev(n_k, W, previous=None):
 
 def vev(n_k, W, previous=None):
     """VEV: ``lambda_k D_k A D_k^T``: ``D_k`` the eigenvectors of ``W_k`` (eigenvalues
-    ``Omega_k`` decreasing), then ``lambda_k = tr(Omega_k A^{-1}) / (d n_k)`` alternating with
-    ``A = sum_k Omega_k / lambda_k`` normalised (convex in the logarithms)."""
+    ``Omega_k`` decreasing), then :func:`_volumes_and_shared_shape` on the eigenvalues."""
     del previous
-    d = W.shape[-1]
-    active = n_k > 0
     omega, vectors = _descending_eigh(W)
-
-    def scales(shape):
-        return jnp.where(active, jnp.sum(omega / shape, -1) / (d * _safe(n_k)), 1.0)
-
-    def step(shape):
-        pooled = jnp.sum(omega / scales(shape)[:, None], 0)
-        return pooled / _geometric_mean(pooled)
-
-    shape = _iterate(step, jnp.ones(d, W.dtype), W.dtype)
-    return _compose(scales(shape), vectors, jnp.broadcast_to(shape, omega.shape))
+    volumes, shape = _volumes_and_shared_shape(n_k, omega)
+    return _compose(volumes, vectors, jnp.broadcast_to(shape, omega.shape))
 
 
 def vee(n_k, W, previous=None):
