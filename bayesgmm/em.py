@@ -214,8 +214,8 @@ def _weighted_mean(X, sample_weight):
 
 
 def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask, *,
-                      covariance_type, max_iter, n_init, restart_batch_size, has_init,
-                      max_iter_capacity, n_init_capacity, previous_lower_bound=None):
+                      n_components, covariance_type, max_iter, n_init, restart_batch_size,
+                      has_init, max_iter_capacity, n_init_capacity, previous_lower_bound=None):
     """Restarts in a loop, ``restart_batch_size`` at a time under ``vmap``, each
     ``init_fn(key)`` then :func:`em_loop`; the first best finite lower bound wins. Everything
     is in the frame centred at ``shift`` until the winner's means are shifted back.
@@ -272,9 +272,13 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
         return (first + batch, best, jnp.where(take, scores[winner], best_score),
                 restart_bounds)
 
-    template = jax.eval_shape(one_restart, keys[0])
-    best = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), template)
-    dtype = template[1].dtype
+    # The carry's shapes written out (jax.eval_shape would trace the whole restart twice).
+    dtype, n_features = shift.dtype, shift.shape[-1]
+    shape = FAMILIES[covariance_type].shape(n_components, n_features)
+    best = (GMMParams(jnp.zeros(n_components, dtype), jnp.zeros((n_components, n_features), dtype),
+                      jnp.zeros(shape, dtype)),
+            jnp.zeros((), dtype), jnp.int32(0), jnp.zeros(max_iter_capacity, dtype),
+            jnp.array(False))
     start = (jnp.int32(0), best, jnp.asarray(-jnp.inf, dtype),
              jnp.full((n_init_capacity,), jnp.nan, dtype))
     _, best, _, restart_bounds = lax.while_loop(lambda state: state[0] < n_init, body, start)
@@ -347,7 +351,8 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
                                  chunk_size=chunk_size, shift=shift)
 
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask,
-                             covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
+                             n_components=n_components, covariance_type=covariance_type,
+                             max_iter=max_iter, n_init=n_init,
                              restart_batch_size=restart_batch_size, has_init=has_init,
                              previous_lower_bound=previous_lower_bound,
                              **_capacities(max_iter, n_init, restart_batch_size,
@@ -431,7 +436,8 @@ def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
         return local(params, shift, *data)
 
     return _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, None,
-                             covariance_type=covariance_type, max_iter=max_iter, n_init=n_init,
+                             n_components=n_components, covariance_type=covariance_type,
+                             max_iter=max_iter, n_init=n_init,
                              restart_batch_size=restart_batch_size, has_init=has_init,
                              previous_lower_bound=previous_lower_bound,
                              **_capacities(max_iter, n_init, restart_batch_size, None, None))
@@ -620,8 +626,7 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         result = _fit_em(key, X_padded, as_dtype(weight), *inits, **warm, max_iter=int(max_iter),
                          n_init=n_init, chunk_size=_chunk_size(chunk_size, X_padded.shape,
                                                                n_components),
-                         **statics, max_iter_capacity=_capacity(max_iter, MIN_ITER_CAPACITY),
-                         n_init_capacity=_capacity(n_init, MIN_INIT_CAPACITY))
+                         **statics, **bucketed_capacities(max_iter, n_init))
         # Cut to the documented lengths on the host (a device slice compiles per length).
         result = result._replace(
             lower_bounds=np.asarray(result.lower_bounds)[:max(int(max_iter), 1)],
@@ -669,8 +674,14 @@ def row_bucket(n_samples):
     return -(-n_samples // step) * step
 
 
-def _capacity(value, minimum):
-    return max(minimum, 1 << max(int(value) - 1, 0).bit_length())
+def bucketed_capacities(max_iter, n_init):
+    """The static capacities a compiled fit is given for ``max_iter`` and ``n_init``: powers
+    of two, at least :data:`MIN_ITER_CAPACITY` and :data:`MIN_INIT_CAPACITY`, so that other
+    values up to them reuse the program (keyword arguments of :func:`fit_restarts`)."""
+    def capacity(value, minimum):
+        return max(minimum, 1 << max(int(value) - 1, 0).bit_length())
+    return dict(max_iter_capacity=capacity(max_iter, MIN_ITER_CAPACITY),
+                n_init_capacity=capacity(n_init, MIN_INIT_CAPACITY))
 
 
 def pad_rows(X, sample_weight, n_rows):

@@ -329,8 +329,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     dtype = X.dtype
     restart_batch_size = min(restart_batch_size, n_init)
     settings = (jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype), max_iter, n_init)
-    capacities = dict(max_iter_capacity=em._capacity(max_iter, em.MIN_ITER_CAPACITY),
-                      n_init_capacity=em._capacity(n_init, em.MIN_INIT_CAPACITY))
+    capacities = em.bucketed_capacities(max_iter, n_init)
 
     def fit_group(ctype, group):
         labels = (None if init_labels is None

@@ -134,7 +134,7 @@ def test_stationary_k_and_kplus_equal_brute_force_enumeration(name):
     hyper = {k: float(np.squeeze(v)) for k, v in hyper.items()}
     exact_k, exact_kplus = _brute_force_posterior(TINY[:, 0], k_max, priors, hyper)
     result = telescope.sample_telescope(jax.random.key(3), TINY, k_max=k_max, priors=priors,
-                                        num_warmup=200, num_samples=6000, num_chains=12,
+                                        num_warmup=500, num_samples=12000, num_chains=12,
                                         k_init=3)
     _assert_matches(result.draws.n_components, exact_k, k_max, f"P(K) {name}")
     _assert_matches(result.draws.n_occupied, exact_kplus, k_max, f"P(K+) {name}")

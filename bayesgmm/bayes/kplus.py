@@ -14,7 +14,31 @@ from scipy.special import gammaln, logsumexp
 from bayesgmm.validation import check_int, check_real
 
 
-def kplus_prior(n_obs, n_components, concentration):
+def log_compositions(n_obs, concentration, j_max):
+    """``log sum prod_i Gamma(n_i + e0) / (Gamma(e0) n_i!)`` over the compositions of
+    ``n_obs`` into j positive parts, j = 1..j_max.
+
+    The recursion over j is a convolution over the counts, one (N, N) log-sum-exp per j.
+
+    Returns
+    -------
+    ndarray, shape (j_max,)
+        ``-inf`` for j > n_obs.
+    """
+    n = np.arange(1, n_obs + 1)
+    log_f = gammaln(n + concentration) - gammaln(concentration) - gammaln(n + 1)
+    # shift[m, a] = m - a: the last part's size when the first j - 1 parts hold a + 1 points.
+    shift = n[:, None] - n[None, :]
+    last = np.where(shift >= 1, log_f[np.clip(shift - 1, 0, None)], -np.inf)
+    conv, out = log_f, np.full(j_max, -np.inf)
+    out[0] = conv[-1]
+    for j in range(2, min(j_max, n_obs) + 1):
+        conv = logsumexp(conv[None, :] + last, axis=1)
+        out[j - 1] = conv[-1]
+    return out
+
+
+def kplus_prior(n_obs, n_components, concentration, *, compositions=None):
     """Prior of the number of occupied components K+ under a symmetric Dirichlet.
 
     With ``weights ~ Dirichlet(e0, ..., e0)`` over ``K = n_components`` components and ``N``
@@ -23,7 +47,7 @@ def kplus_prior(n_obs, n_components, concentration):
     ``P(K+ = k) = C(K, k) * Gamma(K e0) / Gamma(N + K e0)
     * sum_{n_1 + ... + n_k = N, n_j >= 1} N! / prod n_j! * prod Gamma(n_j + e0) / Gamma(e0)``.
 
-    The sum over compositions is a convolution, computed here in log space in O(K N^2).
+    The sum over compositions is a convolution (:func:`log_compositions`), O(K N^2).
 
     Parameters
     ----------
@@ -33,6 +57,9 @@ def kplus_prior(n_obs, n_components, concentration):
         Number of components K >= 1.
     concentration : float
         Symmetric Dirichlet concentration e0 > 0.
+    compositions : ndarray, shape (>= K,), optional
+        ``log_compositions(n_obs, concentration, j_max)`` already computed (a prior on K
+        reuses it for every K with the same e0).
 
     Returns
     -------
@@ -47,24 +74,14 @@ def kplus_prior(n_obs, n_components, concentration):
     """
     n_obs, n_components = check_int("n_obs", n_obs), check_int("n_components", n_components)
     e0 = check_real("concentration", concentration, low_open=True)
-    n = np.arange(1, n_obs + 1)
-    # log of Gamma(n + e0) / (Gamma(e0) n!) for one occupied component holding n >= 1 points.
-    term = gammaln(n + e0) - gammaln(e0) - gammaln(n + 1)
-    kmax = min(n_components, n_obs)
-    log_p = np.full(n_components, -np.inf)
-    # conv[m]: log sum over compositions of m into j positive parts (index m - 1).
-    conv = term.copy()
-    for j in range(1, kmax + 1):
-        if j > 1:
-            new = np.full(n_obs, -np.inf)
-            for m in range(j, n_obs + 1):  # m points in j parts: the last part holds 1..m-j+1
-                new[m - 1] = logsumexp(conv[j - 2:m - 1][::-1] + term[:m - j + 1])
-            conv = new
-        log_choose = gammaln(n_components + 1) - gammaln(j + 1) - gammaln(n_components - j + 1)
-        log_p[j - 1] = (log_choose + gammaln(n_components * e0) - gammaln(n_obs + n_components * e0)
-                        + gammaln(n_obs + 1) + conv[n_obs - 1])
+    if compositions is None:
+        compositions = log_compositions(n_obs, e0, n_components)
+    j = np.arange(1, n_components + 1)
+    log_choose = gammaln(n_components + 1) - gammaln(j + 1) - gammaln(n_components - j + 1)
+    log_p = (log_choose + gammaln(n_components * e0) - gammaln(n_obs + n_components * e0)
+             + gammaln(n_obs + 1) + compositions[:n_components])
     p = np.exp(log_p - logsumexp(log_p))
     return p / p.sum()
 
 
-__all__ = ["kplus_prior"]
+__all__ = ["kplus_prior", "log_compositions"]

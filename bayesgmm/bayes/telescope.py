@@ -60,12 +60,13 @@ from jax.scipy.linalg import cho_solve, solve_triangular
 from jax.scipy.special import gammaln
 from scipy import special, stats
 
-from bayesgmm import density
-from bayesgmm.bayes import sampler
+from bayesgmm import density, init
+from bayesgmm.bayes import kplus, sampler
 from bayesgmm.bayes.diagnostics import ess, rhat
 from bayesgmm.covariance import FAMILIES
 from bayesgmm.params import GMMParams
 from bayesgmm.relabel import hungarian, mahalanobis_costs
+from bayesgmm.stats import default_chunk_size
 from bayesgmm.validation import check_choice, check_data, check_int, check_real
 
 #: Priors on K by name: ``(name, default parameters)``; K - 1 follows the named law except
@@ -352,12 +353,12 @@ def log_partition_probability(n_components, counts, e0):
     e0 = jnp.asarray(e0, counts.dtype)
     k = jnp.asarray(n_components, counts.dtype)
     occupied = counts > 0
-    kplus = jnp.sum(occupied).astype(counts.dtype)
+    n_occupied = jnp.sum(occupied).astype(counts.dtype)
     n_obs = jnp.sum(counts)
-    ok = k >= kplus
+    ok = k >= n_occupied
     groups = jnp.sum(jnp.where(occupied, gammaln(counts + e0[..., None])
                                - gammaln(e0[..., None]), 0.0), axis=-1)
-    value = (gammaln(k + 1) - gammaln(jnp.where(ok, k - kplus + 1, 1.0))
+    value = (gammaln(k + 1) - gammaln(jnp.where(ok, k - n_occupied + 1, 1.0))
              + gammaln(k * e0) - gammaln(n_obs + k * e0) + groups)
     return jnp.where(ok, value, -jnp.inf)
 
@@ -565,6 +566,8 @@ def gibbs_sweep(key, state, X, priors):
     normal = jax.random.normal(keys[5], (2 * k_max + 1, d, d), dtype)
 
     # 4. Precisions given the means, then means given the precisions (occupied components).
+    # One pass of N d^2 work by label: stats.from_responsibilities' per-component products
+    # would cost k_max times that, for k_max components of which most are empty.
     diff = X - means[labels]
     scatter = jax.ops.segment_sum(diff[:, :, None] * diff[:, None, :], labels, k_max)
     prec_chol = _wishart_from_variates(lg_post, normal[:k_max], state.C0 + 0.5 * scatter)
@@ -593,9 +596,9 @@ def gibbs_sweep(key, state, X, priors):
 
 
 def init_state(key, X, priors, *, k_max, k_init):
-    """A start as the telescope package makes one: ``k_init`` k-means clusters (Lloyd from
-    distinct random rows), equal weights, covariances ``C0 / 2`` with C0 at its prior mean
-    ``g0 G0^-1``, K = k_init; components beyond k_init inactive.
+    """A start as the telescope package makes one: ``k_init`` k-means clusters (the EM
+    route's :func:`bayesgmm.init.kmeans`), equal weights, covariances ``C0 / 2`` with C0 at
+    its prior mean ``g0 G0^-1``, K = k_init; components beyond k_init inactive.
 
     Parameters
     ----------
@@ -610,16 +613,7 @@ def init_state(key, X, priors, *, k_max, k_init):
     """
     n_obs, d = X.shape
     dtype = X.dtype
-    centres = X[jax.random.choice(key, n_obs, (k_init,), replace=False)]
-
-    def lloyd(_, centres):
-        sq = jnp.sum((X[:, None, :] - centres[None]) ** 2, axis=-1)
-        nearest = jnp.argmin(sq, axis=1)
-        n = jax.ops.segment_sum(jnp.ones(n_obs, dtype), nearest, k_init)
-        s = jax.ops.segment_sum(X, nearest, k_init)
-        return jnp.where(n[:, None] > 0, s / jnp.maximum(n, 1)[:, None], centres)
-
-    centres = lax.fori_loop(0, 20, lloyd, centres)
+    centres = init.kmeans(key, X, k_init, chunk_size=default_chunk_size(n_obs, k_init, d))
     C0 = priors.g0 * jnp.linalg.inv(priors.G0)
     # Components beyond k_init are inactive (weight 0): any finite values serve, and the
     # first sweep draws those it activates from their prior.
@@ -677,10 +671,14 @@ def _run_chains(keys, X, priors, bar_id, num_warmup, thin, *, k_max, k_init, num
     every = jnp.maximum(1, total // sampler.PROGRESS_UPDATES)
 
     def record(state, info):
+        # The log-likelihood is filled in after the loop, for the kept draws only: in the
+        # loop it would be evaluated at every sweep (warmup and thinned ones too).
         params = GMMParams(state.weights, state.means, state.precisions_cholesky)
-        log_lik = jnp.sum(density.log_prob(X, params, "full"))
         return TelescopeDraws(state.n_components, info.n_occupied, info.counts, params,
-                              state.e0, state.alpha, info.accepted, log_lik)
+                              state.e0, state.alpha, info.accepted, jnp.zeros((), X.dtype))
+
+    def log_likelihood(params):
+        return jnp.sum(density.log_prob(X, params, "full"))
 
     def one_chain(key, chain):
         key_init, key_run = jax.random.split(key)
@@ -708,7 +706,8 @@ def _run_chains(keys, X, priors, bar_id, num_warmup, thin, *, k_max, k_init, num
                     sampler._report_progress, bar_id, chain, i + 1), lambda: None)
             return state, draws
 
-        return lax.fori_loop(0, total, step, (state, draws))[1]
+        draws = lax.fori_loop(0, total, step, (state, draws))[1]
+        return draws._replace(log_likelihood=lax.map(log_likelihood, draws.params))
 
     return jax.vmap(one_chain)(keys, jnp.arange(keys.shape[0]))
 
@@ -808,23 +807,6 @@ def k_prior_label(k_prior):
 
 # ----------------------------------------------------------------------- priors of K and K+
 
-def _log_compositions(n_obs, e0, j_max):
-    """``log sum prod_i Gamma(n_i + e0) / (Gamma(e0) n_i!)`` over the compositions of
-    ``n_obs`` into j positive parts, j = 1..j_max, shape (j_max,) (``-inf`` for j > n_obs).
-    The recursion over j is a convolution over the counts, one (N, N) log-sum-exp per j."""
-    n = np.arange(1, n_obs + 1)
-    log_f = special.gammaln(n + e0) - special.gammaln(e0) - special.gammaln(n + 1)
-    # shift[m, a] = m - a: the last part's size when the first j - 1 parts hold a + 1 points.
-    shift = n[:, None] - n[None, :]
-    last = np.where(shift >= 1, log_f[np.clip(shift - 1, 0, None)], -np.inf)
-    conv, out = log_f, np.full(j_max, -np.inf)
-    out[0] = conv[-1]
-    for j in range(2, min(j_max, n_obs) + 1):
-        conv = special.logsumexp(conv[None, :] + last, axis=1)
-        out[j - 1] = conv[-1]
-    return out
-
-
 def kplus_prior_given_k_prior(n_obs, k_max, priors=None, *, num_draws=20000, seed=0):
     """The prior of K+ implied by the prior of K and of the weights, for N observations.
 
@@ -854,16 +836,11 @@ def kplus_prior_given_k_prior(n_obs, k_max, priors=None, *, num_draws=20000, see
     cost = n_obs ** 2 * min(k_max, n_obs) * (k_max if dynamic else 1)
     if priors.concentration_prior is None and n_obs <= 3000 and cost <= 2e8:
         out = np.zeros(k_max)
-        j = np.arange(1, k_max + 1)
-        log_comp = None if dynamic else _log_compositions(n_obs, value, k_max)
+        fixed = None if dynamic else kplus.log_compositions(n_obs, value, k_max)
         for k in np.flatnonzero(p_k > 0) + 1:
             e0 = value / k if dynamic else value
-            comp = _log_compositions(n_obs, e0, k_max) if dynamic else log_comp
-            log_choose = np.where(j <= k, special.gammaln(k + 1) - special.gammaln(j + 1)
-                                  - special.gammaln(np.maximum(k - j, 0) + 1), -np.inf)
-            log_p = (log_choose + special.gammaln(k * e0) - special.gammaln(n_obs + k * e0)
-                     + special.gammaln(n_obs + 1) + comp)
-            out += p_k[k - 1] * np.exp(log_p - special.logsumexp(log_p))
+            compositions = kplus.log_compositions(n_obs, e0, k) if dynamic else fixed
+            out[:k] += p_k[k - 1] * kplus.kplus_prior(n_obs, k, e0, compositions=compositions)
         return out / out.sum()
     rng = np.random.default_rng(seed)
     ks = rng.choice(np.arange(1, k_max + 1), size=num_draws, p=p_k)
@@ -881,8 +858,8 @@ def kplus_prior_given_k_prior(n_obs, k_max, priors=None, *, num_draws=20000, see
     log_g = np.where(np.arange(k_max) < ks[:, None], log_g, -np.inf)
     w = np.exp(log_g - special.logsumexp(log_g, axis=1, keepdims=True))
     counts = rng.multinomial(n_obs, w / w.sum(axis=1, keepdims=True))
-    kplus = np.sum(counts > 0, axis=1)
-    return np.bincount(kplus, minlength=k_max + 1)[1:] / num_draws
+    occupied = np.sum(counts > 0, axis=1)
+    return np.bincount(occupied, minlength=k_max + 1)[1:] / num_draws
 
 
 # --------------------------------------------------------------------------------- results
@@ -974,11 +951,11 @@ class TelescopeResult(NamedTuple):
     def summary(self):
         """Mode and mean of K, mode and quartiles of K+ (dict)."""
         k = self.draws.n_components.ravel()
-        kplus = self.draws.n_occupied.ravel()
+        occupied = self.draws.n_occupied.ravel()
         return {"k_mode": int(np.argmax(self.k_posterior)) + 1, "k_mean": float(k.mean()),
                 "k_quartiles": np.quantile(k, [0.25, 0.5, 0.75]).tolist(),
                 "kplus_mode": int(np.argmax(self.kplus_posterior)) + 1,
-                "kplus_quartiles": np.quantile(kplus, [0.25, 0.5, 0.75]).tolist()}
+                "kplus_quartiles": np.quantile(occupied, [0.25, 0.5, 0.75]).tolist()}
 
     def clusters(self, X, n_clusters=None):
         """Identify the mixture from the draws with K+ = ``n_clusters`` (default: its mode).
