@@ -46,7 +46,8 @@ class GaussianMixtureIC(ParamsMixin):
         The chosen model's criterion value.
     table_ : dict of str to ndarray
         One row per (covariance type, K): log-likelihood, number of parameters, BIC, AIC, ICL,
-        mclust's ICL (``icl_hard``), lower bound, converged, n_iter. ``pandas.DataFrame(model.table_)`` makes it a frame.
+        mclust's ICL (``icl_hard``), lower bound, converged, n_iter.
+        ``pandas.DataFrame(model.table_)`` makes it a frame.
     bic_, aic_, icl_ : dict of str to dict of int to float
         ``{covariance_type: {K: value}}``; ``pandas.DataFrame(model.bic_)`` has K as index and
         one column per covariance type, as mclust's BIC table.

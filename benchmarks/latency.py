@@ -66,8 +66,8 @@ def script(repeats, x64):
     print(f"\n1. Three-fit script, fresh process, medians of {repeats} "
           f"({'float64' if x64 else 'default float32'} for bayesgmm):")
     print(f"   scikit-learn                      {sk:6.2f} s")
-    print(f"   bayesgmm first run (empty cache)  {first:6.2f} s  = {first / sk:.2f}x scikit-learn")
-    print(f"   bayesgmm repeat run               {repeat:6.2f} s  = {repeat / sk:.2f}x scikit-learn")
+    for label, seconds in (("first run (empty cache)", first), ("repeat run", repeat)):
+        print(f"   bayesgmm {label:<24} {seconds:6.2f} s  = {seconds / sk:.2f}x scikit-learn")
 
 
 REFITS = {
