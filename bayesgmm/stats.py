@@ -70,18 +70,36 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
     else:
         weight = jnp.asarray(X.shape[0], X.dtype)
     family = FAMILIES[covariance_type]
+    n_components, n_features = shift.shape
+    matrix_moments = jax.eval_shape(family.second_moment, X[:1], X[:1]).ndim == 2
+    if matrix_moments and X.dtype == jnp.float64:
+        # Every component's matrix moment from one (K d, N) @ (N, d) product:
+        #   sum_n r_nk (x_n - m_k)(x_n - m_k)^T = [sum_n r_nk (x_n - m_k) x_n^T] - s_k m_k^T
+        # with s_k = sum_n r_nk (x_n - m_k). One factor is not shifted, so the rounding error
+        # grows with |m_k| / sigma_k: float64 absorbs it (1e-14 at 100 sigma), float32 would
+        # not, and keeps the per-component loop below. Per pass (N = 2^20, float64, 2-core
+        # CPU): K = d = 16 460 -> 240 ms, K = 9, d = 12 172 -> 134 ms, d = 8 114 -> 103 ms.
+        # The flat (K d, N) layout matters: reducing a (K, d, N) view instead cost 35% more.
+        resp_t = resp.T
+        weighted_diff = (resp_t[:, None, :] * (X.T[None] - shift[:, :, None])).reshape(
+            n_components * n_features, -1)  # (K d, N)
+        sum_x = weighted_diff.sum(1).reshape(n_components, n_features)
+        n_k = resp_t.sum(-1)
+        second = ((weighted_diff @ X).reshape(n_components, n_features, n_features)
+                  - sum_x[:, :, None] * shift[:, None, :])
+    else:
+        def one_component(args):
+            r, m = args
+            diff = X - m
+            weighted_diff = r[:, None] * diff
+            return weighted_diff.sum(0), family.second_moment(weighted_diff, diff)
 
-    def one_component(args):
-        r, m = args
-        diff = X - m
-        weighted_diff = r[:, None] * diff
-        return weighted_diff.sum(0), family.second_moment(weighted_diff, diff)
-
-    # One component at a time under lax.map: the (N, d) residuals stay in cache, where an
-    # (N, K, d) array and one (K d, N) @ (N, d) product were 3x slower (N = 4e5, d = K = 16,
-    # 2-core CPU) and an unrolled Python loop over K compiled 2x slower.
-    sum_x, second = lax.map(one_component, (resp.T, shift))
-    return SuffStats(resp.sum(0), sum_x, family.pool(second), jnp.asarray(log_lik, X.dtype),
+        # One component at a time under lax.map: the (N, d) residuals stay in cache, where
+        # an (N, K, d) array was 3x slower (N = 4e5, d = K = 16, 2-core CPU) and an unrolled
+        # Python loop over K compiled 2x slower.
+        sum_x, second = lax.map(one_component, (resp.T, shift))
+        n_k = resp.sum(0)
+    return SuffStats(n_k, sum_x, family.pool(second), jnp.asarray(log_lik, X.dtype),
                      weight)
 
 
