@@ -217,7 +217,7 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
                       n_components, covariance_type, max_iter, n_init, restart_batch_size,
                       has_init, max_iter_capacity, n_init_capacity, previous_lower_bound=None):
     """Restarts in a loop, ``restart_batch_size`` at a time under ``vmap``, each
-    ``init_fn(key)`` then :func:`em_loop`; the first best finite lower bound wins. Everything
+    ``init_fn(key, restart_index)`` then :func:`em_loop`; the first best finite lower bound wins. Everything
     is in the frame centred at ``shift`` until the winner's means are shifted back.
 
     ``n_init`` and ``max_iter`` may be traced (bounded by the static capacities): restart
@@ -225,11 +225,11 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
     ``split(key, n_init)[i]`` (a split's keys do not depend on how many are drawn), so the
     capacity never changes a result.
     """
-    def one_restart(restart_key):
+    def one_restart(restart_key, index):
         if has_init:  # every parameter given: nothing to draw
             params = GMMParams(*user_init)
         else:
-            params = init_fn(restart_key)
+            params = init_fn(restart_key, index)
             params = GMMParams(*(p if u is None else u for p, u in zip(params, user_init)))
         params, bound, n_iter, trace, converged = em_loop(
             statistics, params, covariance_type, tol=tol, reg_covar=reg_covar,
@@ -245,8 +245,8 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
     def run_batch(first):
         batch_keys = lax.dynamic_slice_in_dim(keys, first, batch)
         if batch == 1:
-            return jax.tree.map(lambda a: a[None], one_restart(batch_keys[0]))
-        return jax.vmap(one_restart)(batch_keys)
+            return jax.tree.map(lambda a: a[None], one_restart(batch_keys[0], first))
+        return jax.vmap(one_restart)(batch_keys, first + jnp.arange(batch))
 
     def score(outcome, index):
         params, bound, n_iter = outcome[0], outcome[1], outcome[2]
@@ -288,9 +288,9 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
 
 
 def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init,
-                 tol, reg_covar, n_active=None, previous_lower_bound=None, *, n_components,
-                 covariance_type, max_iter, n_init, init_params, chunk_size, restart_batch_size,
-                 has_init, max_iter_capacity=None, n_init_capacity=None):
+                 tol, reg_covar, n_active=None, previous_lower_bound=None, kmeans_centers=None,
+                 *, n_components, covariance_type, max_iter, n_init, init_params, chunk_size,
+                 restart_batch_size, has_init, max_iter_capacity=None, n_init_capacity=None):
     """The whole EM fit, best of ``n_init`` restarts, as a traceable function (no jit).
 
     :func:`fit_em` validates its input and compiles this; :mod:`bayesgmm.selection` and
@@ -315,6 +315,10 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
     previous_lower_bound : float array, shape (), optional
         The lower bound of the fit whose result is the given start (a warm start); see
         :func:`em_loop`.
+    kmeans_centers : array, shape (n_init_capacity, K', d), K' >= K, optional
+        ``init_params="kmeans"``: every restart's Lloyd centres, computed beforehand by
+        :func:`kmeans_starts` with the same key and data (its first K of K' centres are used),
+        so that programs fitting other covariance types or K share one k-means run.
     max_iter, n_init : int, or int arrays of shape ()
         As :func:`fit_em`. Traced values need the static capacities below; :func:`fit_em`
         passes them traced, so that changing them does not compile a new program.
@@ -341,10 +345,11 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
                  precisions_cholesky_init)
     mask = None if n_active is None else jnp.arange(n_components) < n_active
 
-    def init_fn(restart_key):
+    def init_fn(restart_key, index):
+        centers = None if kmeans_centers is None else kmeans_centers[index, :n_components]
         return init.initialize(restart_key, X - shift, n_components, covariance_type,
                                method=init_params, reg_covar=reg_covar, chunk_size=chunk_size,
-                               sample_weight=sample_weight, n_active=n_active)
+                               sample_weight=sample_weight, n_active=n_active, centers=centers)
 
     def statistics(params):
         return e_step_statistics(X, params, covariance_type, sample_weight=sample_weight,
@@ -357,6 +362,52 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
                              previous_lower_bound=previous_lower_bound,
                              **_capacities(max_iter, n_init, restart_batch_size,
                                            max_iter_capacity, n_init_capacity))
+
+
+def kmeans_starts(key, X, sample_weight, n_init, n_active=None, *, n_components, chunk_size,
+                  n_init_capacity):
+    """Lloyd's centres of every restart of ``init_params="kmeans"``, in the frame centred at
+    the data's weighted mean, as :func:`fit_restarts` computes them from the same key.
+
+    k-means does not depend on the covariance type, and with ``n_active`` the first
+    ``n_active`` centres equal those of an unpadded call with ``n_components = n_active``:
+    computed once, they serve the programs of every type (:func:`bayesgmm.bic_sweep`) and,
+    padded to :func:`kmeans_bucket`, nearby K (:func:`fit_em`), which then no longer compile
+    k-means, and a sweep runs it once instead of once per type.
+
+    Parameters
+    ----------
+    key : jax.random key
+        Restart ``i`` uses ``split(key, n_init_capacity)[i]``, as :func:`fit_restarts`.
+    X : array, shape (N, d)
+    sample_weight : array, shape (N,), or None
+    n_init : int or int array, shape ()
+    n_active : int array, shape (), optional
+    n_components, chunk_size, n_init_capacity : int, static
+
+    Returns
+    -------
+    array, shape (n_init_capacity, n_components, d)
+        Rows from ``n_init`` on are zero, as are the centres from ``n_active`` on.
+    """
+    centred = X - _weighted_mean(X, sample_weight)
+    keys = jax.random.split(key, n_init_capacity)
+
+    def one_restart(i, centres):
+        found = init.kmeans(keys[i], centred, n_components, sample_weight=sample_weight,
+                            chunk_size=chunk_size, n_active=n_active)
+        if n_active is not None:
+            found = jnp.where(jnp.arange(n_components)[:, None] < n_active, found, 0.0)
+        return centres.at[i].set(found)
+
+    return lax.fori_loop(0, n_init, one_restart,
+                         jnp.zeros((n_init_capacity, n_components, X.shape[1]), X.dtype))
+
+
+def kmeans_bucket(n_components):
+    """The component count k-means runs at for ``fit_em``: 4, 8, 16, ... (K padded with
+    centres that never receive a row), so that nearby K share one k-means program."""
+    return max(4, 1 << (int(n_components) - 1).bit_length())
 
 
 def _capacities(max_iter, n_init, restart_batch_size, max_iter_capacity, n_init_capacity):
@@ -411,7 +462,8 @@ def fit_restarts_sharded(key, X, sample_weight, weights_init, means_init,
     local_chunk = int(min(chunk_size, rows_per_shard))
     replicated = NamedSharding(mesh, P())
 
-    def init_fn(restart_key):
+    def init_fn(restart_key, index):
+        del index
         X_all = lax.with_sharding_constraint(X[:n_samples], replicated)
         w_all = (lax.with_sharding_constraint(sample_weight[:n_samples], replicated)
                  if weighted else None)
@@ -452,6 +504,8 @@ _STATIC = ("n_components", "covariance_type", "init_params", "chunk_size",
 # max_iter and n_init are traced: a new value up to the capacities reuses the program.
 _fit_em = jax.jit(fit_restarts, static_argnames=_STATIC + ("max_iter_capacity",
                                                            "n_init_capacity"))
+_kmeans_starts = jax.jit(kmeans_starts, static_argnames=("n_components", "chunk_size",
+                                                          "n_init_capacity"))
 _fit_em_sharded = jax.jit(fit_restarts_sharded, static_argnames=_STATIC + (
     "max_iter", "n_init", "mesh", "sample_axes", "n_samples", "weighted"))
 
@@ -623,10 +677,22 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         # n_init are traced, so refits with a new N, n_init or max_iter do not compile.
         X_padded, weight = ((X, sample_weight) if n_samples >= MAX_ROW_BUCKET
                             else pad_rows(X, sample_weight, row_bucket(n_samples)))
-        result = _fit_em(key, X_padded, as_dtype(weight), *inits, **warm, max_iter=int(max_iter),
-                         n_init=n_init, chunk_size=_chunk_size(chunk_size, X_padded.shape,
-                                                               n_components),
-                         **statics, **bucketed_capacities(max_iter, n_init))
+        weight = as_dtype(weight)
+        capacities = bucketed_capacities(max_iter, n_init)
+        chunk = _chunk_size(chunk_size, X_padded.shape, n_components)
+        centres = None
+        if init_params == "kmeans" and not has_init:
+            # k-means in its own program, at K padded to a bucket on small data: a fit of
+            # another covariance type or a nearby K then compiles only its EM program.
+            k_kmeans = (kmeans_bucket(n_components) if n_samples < MAX_ROW_BUCKET
+                        else int(n_components))
+            centres = _kmeans_starts(key, X_padded, weight, n_init, jnp.int32(n_components),
+                                     n_components=k_kmeans,
+                                     chunk_size=_chunk_size(chunk_size, X_padded.shape, k_kmeans),
+                                     n_init_capacity=capacities["n_init_capacity"])
+        result = _fit_em(key, X_padded, weight, *inits, **warm, kmeans_centers=centres,
+                         max_iter=int(max_iter), n_init=n_init, chunk_size=chunk, **statics,
+                         **capacities)
         # Cut to the documented lengths on the host (a device slice compiles per length).
         result = result._replace(
             lower_bounds=np.asarray(result.lower_bounds)[:max(int(max_iter), 1)],

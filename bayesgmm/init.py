@@ -167,7 +167,7 @@ def _m_step_from(resp_fn, X, n_components, sample_weight, covariance_type, reg_c
 
 
 def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chunk_size,
-               sample_weight=None, n_active=None):
+               sample_weight=None, n_active=None, centers=None):
     """Initial parameters: responsibilities from ``method``, then one M-step.
 
     Parameters
@@ -193,6 +193,9 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
         the same parameters for the active components as an unpadded call with
         ``n_components = n_active`` and the same key; ``random`` draws its responsibilities
         at the padded shape, so it starts differently (equally random) from the unpadded fit.
+    centers : array, shape (K, d), optional
+        ``kmeans`` only: Lloyd's centres computed beforehand with this key, in the frame of
+        ``X`` (:func:`bayesgmm.em.kmeans_starts`, which shares them between programs).
 
     Returns
     -------
@@ -202,8 +205,9 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
     dtype = X.dtype
     mask = _component_mask(n_components, n_active)
     if method == "kmeans":
-        centers = kmeans(key, X, n_components, sample_weight=sample_weight,
-                         chunk_size=chunk_size, n_active=n_active)
+        if centers is None:
+            centers = kmeans(key, X, n_components, sample_weight=sample_weight,
+                             chunk_size=chunk_size, n_active=n_active)
 
         def resp_fn(i, Xc):
             del i

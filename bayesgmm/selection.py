@@ -213,14 +213,15 @@ def _log_lik_and_entropy(X, params, covariance_type, chunk_size):
 @functools.partial(jax.jit, static_argnames=(
     "max_components", "covariance_type", "init_params", "chunk_size", "k_batch_size",
     "restart_batch_size", "max_iter_capacity", "n_init_capacity"))
-def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, init_labels=None, *,
-                    max_components, covariance_type, init_params, chunk_size, k_batch_size,
-                    restart_batch_size, max_iter_capacity, n_init_capacity):
+def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, init_labels=None,
+                    kmeans_centers=None, *, max_components, covariance_type, init_params,
+                    chunk_size, k_batch_size, restart_batch_size, max_iter_capacity,
+                    n_init_capacity):
     TRACE_COUNTS[covariance_type] += 1  # runs at trace time only
 
     # Every K uses the same key, so each row equals fit_em(key, X, n_components=K, ...).
     def fit_k(args):
-        n_active, labels = args
+        n_active, labels, centers = args
         user_init = (None, None, None)
         if labels is not None:  # init_params="hc": one M-step from mclust's partition
             centre = jnp.mean(X, axis=0)
@@ -231,6 +232,7 @@ def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, init_labels=
             key, X, None, *user_init, tol, reg_covar, n_active,
             n_components=max_components, covariance_type=covariance_type, max_iter=max_iter,
             n_init=n_init, init_params=init_params, chunk_size=chunk_size,
+            kmeans_centers=centers,
             restart_batch_size=restart_batch_size, has_init=labels is not None,
             max_iter_capacity=max_iter_capacity, n_init_capacity=n_init_capacity)
         # Evaluate around the data mean, as the fit itself does, for float32's sake.
@@ -240,7 +242,17 @@ def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, init_labels=
                                                       chunk_size)
         return result, log_lik, entropy, hard
 
-    return lax.map(fit_k, (grid, init_labels), batch_size=k_batch_size)
+    return lax.map(fit_k, (grid, init_labels, kmeans_centers), batch_size=k_batch_size)
+
+
+@functools.partial(jax.jit, static_argnames=("max_components", "chunk_size", "n_init_capacity"))
+def _sweep_kmeans(key, X, grid, n_init, *, max_components, chunk_size, n_init_capacity):
+    """Every K's k-means centres, shape (len(grid), n_init_capacity, max_components, d): run
+    once and shared by the programs of all covariance types (k-means does not depend on the
+    type; it was about half of each restart's time on N = 1e5, d = 8)."""
+    return lax.map(lambda n_active: em.kmeans_starts(
+        key, X, None, n_init, n_active, n_components=max_components, chunk_size=chunk_size,
+        n_init_capacity=n_init_capacity), grid)
 
 
 def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_TYPES,
@@ -331,11 +343,21 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     settings = (jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype), max_iter, n_init)
     capacities = em.bucketed_capacities(max_iter, n_init)
 
+    start = time.perf_counter()
+    groups = k_groups(grid, n_samples, n_features)
+    kmeans_centers = {}
+    if init_params == "kmeans":  # once per K group, for every type
+        kmeans_centers = {group[-1]: _sweep_kmeans(
+            key, X, jnp.asarray(group, jnp.int32), n_init, max_components=group[-1],
+            chunk_size=int(min(chunk_size, n_samples)),
+            n_init_capacity=capacities["n_init_capacity"]) for group in groups}
+
     def fit_group(ctype, group):
         labels = (None if init_labels is None
                   else init_labels[grid.index(group[0]):grid.index(group[-1]) + 1])
         result, log_lik, entropy, hard = _sweep_one_type(
-            key, X, jnp.asarray(group, jnp.int32), *settings, labels, max_components=group[-1],
+            key, X, jnp.asarray(group, jnp.int32), *settings, labels,
+            kmeans_centers.get(group[-1]), max_components=group[-1],
             covariance_type=ctype, init_params=init_params,
             chunk_size=int(min(chunk_size, n_samples)),
             k_batch_size=min(k_batch_size, len(group)),
@@ -349,8 +371,6 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     # The programs (one per type and K group) are compiled and run from a pool of threads:
     # XLA compiles and runs them outside Python's lock, so on a multi-core CPU a cold sweep
     # compiles several programs at once (Old Faithful, 2 cores: see benchmarks/README.md).
-    groups = k_groups(grid, n_samples, n_features)
-    start = time.perf_counter()
     columns = collections.defaultdict(list)
     fits = {}
     with concurrent.futures.ThreadPoolExecutor(

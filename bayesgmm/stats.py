@@ -71,8 +71,8 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
         weight = jnp.asarray(X.shape[0], X.dtype)
     family = FAMILIES[covariance_type]
     n_components, n_features = shift.shape
-    matrix_moments = jax.eval_shape(family.second_moment, X[:1], X[:1]).ndim == 2
-    if matrix_moments and X.dtype == jnp.float64:
+    # full, tied and mclust's full-storage models share FULL's (d, d) moment.
+    if family.second_moment is FAMILIES["full"].second_moment and X.dtype == jnp.float64:
         # Every component's matrix moment from one (K d, N) @ (N, d) product:
         #   sum_n r_nk (x_n - m_k)(x_n - m_k)^T = [sum_n r_nk (x_n - m_k) x_n^T] - s_k m_k^T
         # with s_k = sum_n r_nk (x_n - m_k). One factor is not shifted, so the rounding error

@@ -110,3 +110,31 @@ def test_bootstrap_of_subsamples_compiles_once(faithful, rng):
         rows = rng.choice(len(faithful), n, replace=True)
         GaussianMixture(2, covariance_type="spherical", random_state=0).fit(faithful[rows])
     assert programs() - before == 1
+
+
+def test_kmeans_is_one_program_for_nearby_k_and_every_type(rng):
+    # k-means runs in its own program at K padded to a bucket (4 here): the scikit-learn
+    # style script "K = 3 full, K = 4 diag, K = 2 spherical" compiles it once.
+    X = rng.normal(size=(333, 3))
+    before = em._kmeans_starts._cache_size()
+    fits = [GaussianMixture(k, covariance_type=t, n_init=2, random_state=0).fit(X)
+            for k, t in ((3, "full"), (4, "diag"), (2, "spherical"))]
+    assert em._kmeans_starts._cache_size() - before == 1
+    assert [f.means_.shape for f in fits] == [(3, 3), (4, 3), (2, 3)]
+
+
+def test_shared_kmeans_start_equals_the_in_program_one(faithful):
+    # The centres computed in their own program at a padded K are those the fit program
+    # itself computes unpadded from the same key (fit_restarts without kmeans_centers).
+    X = jnp.asarray(faithful)
+    dtype = X.dtype
+    inline = em._fit_em(jax.random.key(5), X, None, None, None, None, jnp.asarray(1e-3, dtype),
+                        jnp.asarray(1e-6, dtype), n_components=3, covariance_type="full",
+                        max_iter=100, n_init=4, init_params="kmeans",
+                        chunk_size=len(faithful), restart_batch_size=1, has_init=False,
+                        **em.bucketed_capacities(100, 4))
+    shared = em.fit_em(jax.random.key(5), faithful, n_components=3, n_init=4)
+    np.testing.assert_allclose(shared.restart_lower_bounds, inline.restart_lower_bounds[:4],
+                               rtol=1e-5 if dtype == jnp.float32 else 1e-12)
+    np.testing.assert_allclose(shared.params.means, inline.params.means,
+                               rtol=1e-4 if dtype == jnp.float32 else 1e-10)

@@ -152,15 +152,19 @@ def test_sweep_compiles_once_per_covariance_type(rng):
     X = rng.normal(size=(61, 2))  # a shape no other test sweeps, so not in the jit cache
     X[:30] += 4.0
     before = selection.TRACE_COUNTS.copy()
+    kmeans_before = selection._sweep_kmeans._cache_size()
     kwargs = dict(n_components=range(1, 6), covariance_types=("diag", "spherical"))
     selection.bic_sweep(KEY, X, max_iter=37, **kwargs)
     after_first = selection.TRACE_COUNTS.copy()
     assert after_first["diag"] - before["diag"] == 1
     assert after_first["spherical"] - before["spherical"] == 1
     assert sum((after_first - before).values()) == 2
+    # k-means ran in one program, shared by both types (one K group on small data).
+    assert selection._sweep_kmeans._cache_size() - kmeans_before == 1
     # New key, data, restarts and iteration cap: no retrace (n_init and max_iter are traced).
     again = selection.bic_sweep(jax.random.key(1), X + 1.0, max_iter=12, n_init=3, **kwargs)
     assert selection.TRACE_COUNTS == after_first
+    assert selection._sweep_kmeans._cache_size() - kmeans_before == 1
     assert again.fits["diag"].restart_lower_bounds.shape == (5, 3)
     assert again.fits["diag"].lower_bounds.shape == (5, 12)
     assert np.all(again.table["n_iter"] <= 12)
