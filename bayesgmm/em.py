@@ -404,6 +404,16 @@ def kmeans_starts(key, X, sample_weight, n_init, n_active=None, *, n_components,
                          jnp.zeros((n_init_capacity, n_components, X.shape[1]), X.dtype))
 
 
+def batched_map(fn, xs, batch_size):
+    """``lax.map(fn, xs)``, ``batch_size`` elements at a time under ``vmap``.
+
+    A batch of 1 is the plain sequential map: ``lax.map`` with ``batch_size=1`` traces ``fn``
+    through ``vmap`` all the same, turning every ``while_loop`` inside into a batched one
+    (a reduced predicate and selects on the carry): half of a sweep program's tracing time.
+    """
+    return lax.map(fn, xs) if batch_size == 1 else lax.map(fn, xs, batch_size=batch_size)
+
+
 def kmeans_bucket(n_components):
     """The component count k-means runs at for ``fit_em``: 4, 8, 16, ... (K padded with
     centres that never receive a row), so that nearby K share one k-means program."""
@@ -565,7 +575,7 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         Non-negative frequency weights: a weight of 2 counts a row twice.
     chunk_size : int, optional
         Rows per chunk of the E-step; memory is O(chunk_size * K * d). Default: about
-        2**17 / (K d) rows.
+        2**17 / (K d) rows. k-means, whose arrays are (rows, K), takes ``8 d`` times as many.
     restart_batch_size : int
         Restarts run ``restart_batch_size`` at a time under ``vmap`` and the batches one after
         another. 1 (the default) runs them sequentially, which is faster on CPU: a batched

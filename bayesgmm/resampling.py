@@ -16,7 +16,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from bayesgmm import em, relabel, stats
 from bayesgmm.covariance import FAMILIES, check_covariance_type
@@ -61,7 +60,7 @@ def _fit_batch(keys, X, sample_weight, weights_init, means_init, prec_init, tol,
             n_components=n_components, covariance_type=covariance_type, max_iter=max_iter,
             n_init=n_init, init_params=init_params, chunk_size=chunk_size,
             restart_batch_size=restart_batch_size, has_init=has_init)
-    return lax.map(fit_one, (keys, X, sample_weight), batch_size=batch_size)
+    return em.batched_map(fit_one, (keys, X, sample_weight), batch_size)
 
 
 def fit_em_batch(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=1e-6,
@@ -142,7 +141,7 @@ def _bootstrap_fits(keys, X, weights_init, means_init, prec_init, tol, reg_covar
             n_components=n_components, covariance_type=covariance_type, max_iter=max_iter,
             n_init=n_init, init_params=init_params, chunk_size=chunk_size,
             restart_batch_size=restart_batch_size, has_init=has_init)
-    return lax.map(fit_one, keys, batch_size=batch_size)
+    return em.batched_map(fit_one, keys, batch_size)
 
 
 class BootstrapResult(NamedTuple):

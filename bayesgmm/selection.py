@@ -242,7 +242,7 @@ def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, init_labels=
                                                       chunk_size)
         return result, log_lik, entropy, hard
 
-    return lax.map(fit_k, (grid, init_labels, kmeans_centers), batch_size=k_batch_size)
+    return em.batched_map(fit_k, (grid, init_labels, kmeans_centers), k_batch_size)
 
 
 @functools.partial(jax.jit, static_argnames=("max_components", "chunk_size", "n_init_capacity"))
