@@ -217,8 +217,9 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
                       n_components, covariance_type, max_iter, n_init, restart_batch_size,
                       has_init, max_iter_capacity, n_init_capacity, previous_lower_bound=None):
     """Restarts in a loop, ``restart_batch_size`` at a time under ``vmap``, each
-    ``init_fn(key, restart_index)`` then :func:`em_loop`; the first best finite lower bound wins. Everything
-    is in the frame centred at ``shift`` until the winner's means are shifted back.
+    ``init_fn(key, restart_index)`` then :func:`em_loop`; the first best finite lower bound
+    wins. Everything is in the frame centred at ``shift`` until the winner's means are shifted
+    back.
 
     ``n_init`` and ``max_iter`` may be traced (bounded by the static capacities): restart
     ``i`` always starts from ``split(key, n_init_capacity)[i]``, which is
