@@ -345,38 +345,48 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
 
     start = time.perf_counter()
     groups = k_groups(grid, n_samples, n_features)
-    kmeans_centers = {}
-    if init_params == "kmeans":  # once per K group, for every type
-        kmeans_centers = {group[-1]: _sweep_kmeans(
-            key, X, jnp.asarray(group, jnp.int32), n_init, max_components=group[-1],
-            chunk_size=int(min(chunk_size, n_samples)),
-            n_init_capacity=capacities["n_init_capacity"]) for group in groups}
+    sweep_chunk = int(min(chunk_size, n_samples))
 
-    def fit_group(ctype, group):
+    def kmeans_centers(group):
+        return _sweep_kmeans(key, X, jnp.asarray(group, jnp.int32), n_init,
+                             max_components=group[-1], chunk_size=sweep_chunk,
+                             n_init_capacity=capacities["n_init_capacity"])
+
+    def fit_group(ctype, group, centers_task):
         labels = (None if init_labels is None
                   else init_labels[grid.index(group[0]):grid.index(group[-1]) + 1])
-        result, log_lik, entropy, hard = _sweep_one_type(
-            key, X, jnp.asarray(group, jnp.int32), *settings, labels,
-            kmeans_centers.get(group[-1]), max_components=group[-1],
-            covariance_type=ctype, init_params=init_params,
-            chunk_size=int(min(chunk_size, n_samples)),
-            k_batch_size=min(k_batch_size, len(group)),
-            restart_batch_size=restart_batch_size, **capacities)
+        args = (key, X, jnp.asarray(group, jnp.int32), *settings, labels)
+        statics = dict(max_components=group[-1], covariance_type=ctype,
+                       init_params=init_params, chunk_size=sweep_chunk,
+                       k_batch_size=min(k_batch_size, len(group)),
+                       restart_batch_size=restart_batch_size, **capacities)
+        if centers_task is not None and not centers_task.done():
+            # Compile this program while k-means is compiled and run in another thread: the
+            # call below then finds it (jit shares its compiled programs with .compile()).
+            abstract = jax.ShapeDtypeStruct(
+                (len(group), capacities["n_init_capacity"], group[-1], n_features), X.dtype)
+            _sweep_one_type.trace(*args, abstract, **statics).lower().compile()
+        centers = None if centers_task is None else centers_task.result()
+        result, log_lik, entropy, hard = _sweep_one_type(*args, centers, **statics)
         result = jax.tree.map(np.asarray, result)
         result = result._replace(lower_bounds=result.lower_bounds[:, :max(max_iter, 1)],
                                  restart_lower_bounds=result.restart_lower_bounds[:, :n_init],
                                  params=_pad_components(result.params, max_components, ctype))
         return result, log_lik, entropy, hard
 
-    # The programs (one per type and K group) are compiled and run from a pool of threads:
-    # XLA compiles and runs them outside Python's lock, so on a multi-core CPU a cold sweep
-    # compiles several programs at once (Old Faithful, 2 cores: see benchmarks/README.md).
+    # The programs (k-means once per K group, then one per type and K group) are compiled and
+    # run from a pool of threads: XLA compiles and runs them outside Python's lock, so on a
+    # multi-core CPU a cold sweep compiles several programs at once (Old Faithful, 2 cores:
+    # see benchmarks/README.md). The k-means tasks are queued first, so that a type's task
+    # never waits for one that has not started.
     columns = collections.defaultdict(list)
     fits = {}
     with concurrent.futures.ThreadPoolExecutor(
             min(len(types) * len(groups), os.cpu_count() or 1)) as pool:
-        pending = {ctype: [pool.submit(fit_group, ctype, group) for group in groups]
-                   for ctype in types}
+        centers = {group[-1]: (pool.submit(kmeans_centers, group)
+                               if init_params == "kmeans" else None) for group in groups}
+        pending = {ctype: [pool.submit(fit_group, ctype, group, centers[group[-1]])
+                           for group in groups] for ctype in types}
         for ctype in types:
             result, log_lik, entropy, hard = jax.tree.map(
                 lambda *a: np.concatenate(a), *(task.result() for task in pending[ctype]))
