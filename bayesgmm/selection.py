@@ -4,10 +4,12 @@ Every K of one covariance type is fitted by one compiled program: the components
 the largest K and a mask says which exist (:func:`bayesgmm.em.fit_restarts` with ``n_active``).
 Padded components have weight exactly zero, so the shared density gives them ``-inf``: they take
 no responsibility, add nothing to the statistics or to the likelihood, and are not counted as
-parameters. A sweep over K = 1..9 and the four covariance types compiles four programs, not 36.
-On large data, where fitting costs more than compiling, the K grid is split into up to three
-groups per type, each padded to its own largest K (:func:`k_groups`). ``n_init`` and
-``max_iter`` are traced: a sweep with other values reuses the programs.
+parameters. A sweep over K = 1..9 and the four covariance types compiles four programs, not 36,
+and with the default k-means start a fifth that runs k-means once for every type (k-means does
+not depend on the covariance type). On large data, where fitting costs more than compiling, the
+K grid is split into up to three groups per type, each padded to its own largest K
+(:func:`k_groups`). ``n_init`` and ``max_iter`` are traced: a sweep with other values reuses
+the programs.
 
 Sign convention: scikit-learn's, ``BIC = -2 log L + p log N``, lower is better. R's mclust
 reports ``2 log L - p log N`` (higher is better): the same numbers with the opposite sign.
