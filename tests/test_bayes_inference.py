@@ -47,7 +47,7 @@ def test_nuts_draws_are_chain_draw_pytrees(nuts):
 
 
 def test_nuts_recovers_weights_and_means_without_divergences(nuts, data):
-    """True values inside the 95% intervals after relabelling; r_hat < 1.01."""
+    """True values inside the 95% intervals after relabelling; r_hat < 1.02."""
     assert int(nuts.num_divergences.sum()) == 0
     draws, _ = relabel(nuts, "full")
     # match the pivot's labels to the truth once, by the means
@@ -61,7 +61,10 @@ def test_nuts_recovers_weights_and_means_without_divergences(nuts, data):
     tree = bayes_arviz.to_datatree(nuts, data, "full", log_likelihood=False,
                                    posterior_predictive=False)
     table = bayes_arviz.summary(tree, var_names=["weights", "means"])
-    assert table["r_hat"].max() < 1.01
+    # The largest of nine R-hats on 4 x 400 draws: over keys 0..5 it read 1.0041-1.0114, and
+    # moving the EM start by rounding alone took key 0 from 1.004 to 1.012, so 1.01 sat inside
+    # the Monte Carlo noise; chains stuck in different modes read far above 1.02.
+    assert table["r_hat"].max() < 1.02
 
 
 def _gibbs_weights(X, params, concentration, num_draws=4000):
