@@ -29,9 +29,8 @@ and the lower Cholesky factor of ``P`` when given ``precisions_init``. Both work
 from typing import Callable, NamedTuple
 
 import jax.numpy as jnp
-from jax import lax
 
-from bayesgmm import mclust_models
+from bayesgmm import linalg, mclust_models
 from bayesgmm.mclust_models import MCLUST_MODELS, MCLUST_MODELS_1D
 from bayesgmm.validation import check_choice
 
@@ -79,52 +78,9 @@ class CovarianceFamily(NamedTuple):
     estimate_constrained: Callable = None
 
 
-# The Cholesky factor and the triangular inverse are written out (loops over the d columns or
-# rows, batched over leading axes) rather than taken from jnp.linalg / jax.scipy: lowering
-# those LAPACK calls makes JAX import SciPy, 0.1 s in every process, repeat runs included,
-# where everything else is read from the compilation cache (the full and tied families need
-# them in every M-step).
-
-def cholesky(a):
-    """Lower Cholesky factor of every matrix of ``a`` (shape (..., d, d)), column by column.
-
-    A matrix that is not positive definite gets an all-NaN factor, as ``jnp.linalg.cholesky``
-    gives.
-    """
-    a = jnp.asarray(a)
-    n = a.shape[-1]
-    index = jnp.arange(n)
-
-    def column(j, chol):
-        # Columns j.. of chol are still zero, so this is a[:, j] - L[:, :j] L[j, :j].
-        v = a[..., :, j] - jnp.einsum("...ik,...k->...i", chol, chol[..., j, :])
-        pivot = jnp.sqrt(v[..., j])[..., None]
-        new = jnp.where(index > j, v / pivot, jnp.where(index == j, pivot, 0.0))
-        return chol.at[..., :, j].set(new)
-
-    chol = lax.fori_loop(0, n, column, jnp.zeros_like(a))
-    positive = jnp.all(jnp.diagonal(chol, axis1=-2, axis2=-1) > 0, axis=-1)
-    return jnp.where(positive[..., None, None], chol, jnp.nan)
-
-
-def lower_triangular_inverse(chol):
-    """``L^{-1}`` for every lower triangular matrix of ``chol`` (shape (..., d, d)), by
-    forward substitution row by row."""
-    chol = jnp.asarray(chol)
-    n = chol.shape[-1]
-    eye = jnp.eye(n, dtype=chol.dtype)
-
-    def row(i, inverse):
-        # Rows i.. of inverse are still zero: row i = (e_i - L[i, :i] inverse[:i]) / L[i, i].
-        rest = jnp.einsum("...k,...kj->...j", chol[..., i, :], inverse)
-        return inverse.at[..., i, :].set((eye[i] - rest) / chol[..., i, i][..., None])
-
-    return lax.fori_loop(0, n, row, jnp.zeros_like(chol))
-
-
 def _cov_cholesky_to_prec_cholesky(cov):
     # U = L^{-T}: upper triangular with U U^T = (L L^T)^{-1}, as scikit-learn computes it.
-    return jnp.swapaxes(lower_triangular_inverse(cholesky(cov)), -1, -2)
+    return jnp.swapaxes(linalg.lower_triangular_inverse(linalg.cholesky(cov)), -1, -2)
 
 
 def _matrix_precisions(prec_chol):
@@ -140,7 +96,7 @@ def _matrix_covariances(prec_chol):
     # transpose of the inverse of the lower U^T.
     upper = jnp.all(jnp.tril(prec_chol, -1) == 0, axis=(-2, -1))[..., None, None]
     transposed = jnp.swapaxes(prec_chol, -1, -2)
-    inverse = lower_triangular_inverse(jnp.where(upper, transposed, prec_chol))
+    inverse = linalg.lower_triangular_inverse(jnp.where(upper, transposed, prec_chol))
     inverse = jnp.where(upper, jnp.swapaxes(inverse, -1, -2), inverse)
     return _symmetrise(jnp.swapaxes(inverse, -1, -2) @ inverse)
 
@@ -169,7 +125,7 @@ def _full_estimate(n_k, mean_shift, second_moment, reg_covar):
 
 
 def _matrix_scale_tril(prec_chol, shape):
-    chol = cholesky(_matrix_covariances(prec_chol))
+    chol = linalg.cholesky(_matrix_covariances(prec_chol))
     return jnp.broadcast_to(chol, (shape[0], shape[1], shape[1]))
 
 
@@ -182,7 +138,7 @@ FULL = CovarianceFamily(
     pool=lambda second: second,
     estimate=_full_estimate,
     precisions_cholesky=_cov_cholesky_to_prec_cholesky,
-    precisions_cholesky_from_precisions=cholesky,
+    precisions_cholesky_from_precisions=linalg.cholesky,
     covariances=_matrix_covariances,
     precisions=_matrix_precisions,
     scale_tril=_matrix_scale_tril,

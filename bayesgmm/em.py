@@ -389,17 +389,16 @@ def kmeans_starts(key, X, sample_weight, n_init, n_active=None, *, n_components,
     Returns
     -------
     array, shape (n_init_capacity, n_components, d)
-        Rows from ``n_init`` on are zero, as are the centres from ``n_active`` on.
+        Rows from ``n_init`` on are zero; centres from ``n_active`` on are padding (they never
+        receive a row).
     """
     centred = X - _weighted_mean(X, sample_weight)
     keys = jax.random.split(key, n_init_capacity)
 
     def one_restart(i, centres):
-        found = init.kmeans(keys[i], centred, n_components, sample_weight=sample_weight,
-                            chunk_size=chunk_size, n_active=n_active)
-        if n_active is not None:
-            found = jnp.where(jnp.arange(n_components)[:, None] < n_active, found, 0.0)
-        return centres.at[i].set(found)
+        return centres.at[i].set(init.kmeans(keys[i], centred, n_components,
+                                             sample_weight=sample_weight,
+                                             chunk_size=chunk_size, n_active=n_active))
 
     return lax.fori_loop(0, n_init, one_restart,
                          jnp.zeros((n_init_capacity, n_components, X.shape[1]), X.dtype))

@@ -18,12 +18,14 @@ from the previous covariances when given (so that every M-step raises the expect
 log-likelihood from where EM stands) and stop when the objective changes by less than
 ``sqrt(eps)`` relative, as mclust's inner loops (``emControl()$tol[2]``).
 
-Pure JAX, no bayesgmm imports: :mod:`bayesgmm.covariance` assembles these estimators into
-covariance families.
+Pure JAX (with :mod:`bayesgmm.linalg`, the shared Cholesky factor): :mod:`bayesgmm.covariance`
+assembles these estimators into covariance families.
 """
 
 import jax.numpy as jnp
 from jax import lax
+
+from bayesgmm import linalg
 
 #: The 14 multivariate models in mclust's order (``mclust.options("emModelNames")``).
 MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV",
@@ -63,7 +65,7 @@ def _geometric_mean(values):
 
 def _det_root(matrices):
     # |S|^{1/d} through the Cholesky factor: the scatter matrices are positive definite.
-    chol = jnp.linalg.cholesky(matrices)
+    chol = linalg.cholesky(matrices)
     return jnp.exp(2.0 * jnp.mean(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1))
 
 

@@ -14,7 +14,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "bayesgmm"
 
 #: Layers from the bottom up; a module may import only modules of an earlier layer.
 LAYERS = [
-    ("exceptions", "config"),
+    ("exceptions", "config", "linalg"),
     ("validation", "base"),
     ("mclust_models", "hc"),
     ("covariance", "datasets"),
