@@ -14,8 +14,9 @@ quantities and get a finite, never used covariance. Closed forms (Celeux & Govae
 table 1) for EII, VII, EEI, EVI, VVI, EEE, EEV, EVV, VVV; alternating maximisation for VEI,
 VEE and VEV (Celeux & Govaert 1995, section 4.2), and Browne & McNicholas's (2014)
 majorisation-minimisation for the common orientation of EVE and VVE. The iterative ones start
-from the previous covariances when given (so that every M-step raises the expected
-log-likelihood from where EM stands) and stop when the objective changes by less than
+from the previous covariances when given and finite (so that every M-step raises the expected
+log-likelihood from where EM stands; EM's first M-step, from the initial responsibilities,
+passes NaN: there is no previous) and stop when the objective changes by less than
 ``sqrt(eps)`` relative, as mclust's inner loops (``emControl()$tol[2]``).
 
 Pure JAX (with :mod:`bayesgmm.linalg`, the shared Cholesky factor): :mod:`bayesgmm.covariance`
@@ -76,6 +77,10 @@ def _eye_like(W):
 def _where_active(n_k, cov, fallback):
     active = (n_k > 0).reshape((-1,) + (1,) * (cov.ndim - 1))
     return jnp.where(active, cov, fallback)
+
+
+def _finite(a):
+    return jnp.all(jnp.isfinite(a))
 
 
 def _iterate(step, start, dtype, measure=lambda state: state):
@@ -236,11 +241,14 @@ def vee(n_k, W, previous=None):
     n_k : array, shape (K,)
     W : array, shape (K, d, d)
     previous : array, shape (K, d, d), optional
-        The covariances EM stands at (component 0 gives the start of ``C``).
+        The covariances EM stands at (component 0 gives the start of ``C``; the identity when
+        absent or not finite).
     """
     d = W.shape[-1]
     active = n_k > 0
-    start = jnp.eye(d, dtype=W.dtype) if previous is None else previous[0]
+    start = jnp.eye(d, dtype=W.dtype)
+    if previous is not None:
+        start = jnp.where(_finite(previous[0]), previous[0], start)
     start = start / _det_root(start)
 
     def scales(shape):
@@ -264,15 +272,15 @@ def _common_orientation(W, previous, diagonal_fn):
     (``f`` is a concave quadratic plus a constant once ``W_k`` or ``diag(1/s_k)`` is replaced
     by its largest eigenvalue), so neither step nor the diagonal update raises the objective.
     """
-    if previous is None:
-        # The eigenvectors of the pooled scatter: EVE and VVE's orientation when all the
-        # components' shapes are equal.
-        orientation = _descending_eigh(jnp.sum(W, 0))[1]
-    else:
-        # A generic combination of the previous covariances: they share their eigenvectors,
-        # and distinct weights keep equal eigenvalues of one component from mixing them.
+    # Without (finite) previous covariances: the eigenvectors of the pooled scatter, EVE and
+    # VVE's orientation when all the components' shapes are equal. With them: the
+    # eigenvectors of a generic combination of them (they share their eigenvectors, and
+    # distinct weights keep equal eigenvalues of one component from mixing them).
+    start = jnp.sum(W, 0)
+    if previous is not None:
         weights = jnp.arange(1, W.shape[0] + 1, dtype=W.dtype)
-        orientation = _descending_eigh(jnp.einsum("k,kij->ij", weights, previous))[1]
+        start = jnp.where(_finite(previous), jnp.einsum("k,kij->ij", weights, previous), start)
+    orientation = _descending_eigh(start)[1]
     omega = jnp.linalg.eigvalsh(W)[:, -1]
 
     def polar(F):

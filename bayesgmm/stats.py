@@ -1,6 +1,6 @@
 """Sufficient statistics of a Gaussian mixture, computed chunk by chunk over the data.
 
-The statistics form a monoid (``zero``, ``add``): one EM iteration maps chunks of rows to
+The statistics form a monoid (``zeros``, ``add``): one EM iteration maps chunks of rows to
 statistics, adds them up, and turns the sum into parameters. The same reduction serves a loop
 over chunks on one device, a sample-sharded array (XLA inserts the all-reduce), and a host loop
 over data too large for memory.
@@ -49,6 +49,20 @@ def add(a, b):
     return jax.tree.map(jnp.add, a, b)
 
 
+def _matrix_moment(family):
+    """Whether the family keeps (d, d) second moments (full, tied, mclust's full storage)."""
+    return family.second_moment is FAMILIES["full"].second_moment
+
+
+def zeros(n_components, n_features, covariance_type, dtype):
+    """The zero statistics (the monoid's identity) of K components in d dimensions."""
+    family = FAMILIES[covariance_type]
+    moment = (n_features, n_features) if _matrix_moment(family) else (n_features,)
+    return SuffStats(jnp.zeros(n_components, dtype), jnp.zeros((n_components, n_features), dtype),
+                     family.pool(jnp.zeros((n_components,) + moment, dtype)),
+                     jnp.zeros((), dtype), jnp.zeros((), dtype))
+
+
 def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, log_lik=0.0):
     """Statistics of one chunk of rows.
 
@@ -72,7 +86,7 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
     family = FAMILIES[covariance_type]
     n_components, n_features = shift.shape
     # full, tied and mclust's full-storage models share FULL's (d, d) moment.
-    if family.second_moment is FAMILIES["full"].second_moment and X.dtype == jnp.float64:
+    if _matrix_moment(family) and X.dtype == jnp.float64:
         # Every component's matrix moment from one (K d, N) @ (N, d) product:
         #   sum_n r_nk (x_n - m_k)(x_n - m_k)^T = [sum_n r_nk (x_n - m_k) x_n^T] - s_k m_k^T
         # with s_k = sum_n r_nk (x_n - m_k). One factor is not shifted, so the rounding error
