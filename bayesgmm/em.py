@@ -224,15 +224,19 @@ def em_loop(statistics, start, covariance_type, *, tol, reg_covar, max_iter,
 
     def body(state):
         params, total, lower_bound, n_iter, trace, converged, _ = state
-        updated = stats.m_step(total, params.means, covariance_type, reg_covar,
-                               component_mask=component_mask,
-                               previous=params.precisions_cholesky)
-        if from_statistics and given is not None:
-            updated = GMMParams(*(p if g is None else jnp.where(n_iter == 0, g, p)
-                                  for p, g in zip(updated, given)))
-        elif not from_statistics:
-            updated = jax.tree.map(lambda old, new: jnp.where(n_iter == 0, old, new),
-                                   params, updated)
+
+        def m_step(params):
+            return stats.m_step(total, params.means, covariance_type, reg_covar,
+                                component_mask=component_mask,
+                                previous=params.precisions_cholesky)
+
+        if from_statistics:
+            updated = m_step(params)
+            if given is not None:
+                updated = GMMParams(*(p if g is None else jnp.where(n_iter == 0, g, p)
+                                      for p, g in zip(updated, given)))
+        else:  # the first trip keeps the given parameters
+            updated = lax.cond(n_iter == 0, lambda params: params, m_step, params)
 
         def e_step(params):
             total = statistics(params)
