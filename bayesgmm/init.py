@@ -30,7 +30,7 @@ def _local_trials(n_components):
 
 
 #: Uniform draws reserved per k-means++ step (the trials of ``K`` components, ``2 + log K``,
-#: stay below it up to K = e^14): step ``c`` reads row ``c`` of one (K, stride) draw, so the
+#: fit in it up to K = e^15, about 3 million): step ``c`` reads row ``c`` of one (K, stride) draw, so the
 #: draws of the first steps do not depend on K and a padded seeding repeats the unpadded one.
 _TRIAL_STRIDE = 16
 
@@ -62,8 +62,8 @@ def kmeans_plusplus(key, X, n_components, *, sample_weight=None, n_local_trials=
     Every centre, the first included, is drawn by inverting the cumulative weights of the
     rows (the first in proportion to ``sample_weight``, the others to ``w_n D(x_n)^2``), all
     from one uniform draw of shape (K, stride): each random draw is a copy of the Threefry
-    rounds in the compiled program, and k-means compiled 0.25 s faster than with a key
-    split, a Gumbel draw over all N rows and two draws per step.
+    rounds in the compiled program, and Old Faithful's k-means program compiled in 0.44 s
+    instead of 0.54 s with a key split, a Gumbel draw over all N rows and two draws per step.
     """
     n_samples = X.shape[0]
     w = jnp.ones(n_samples, X.dtype) if sample_weight is None else sample_weight
