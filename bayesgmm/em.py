@@ -709,13 +709,14 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         init_params = "kmeans"  # never used: every initial parameter is given
     has_init = all(a is not None for a in (weights_init, means_init, precisions_cholesky_init))
     n_init = 1 if has_init else int(n_init)
+    # NumPy scalars: jnp.asarray of a Python number compiles a conversion in every new process.
     inits = (as_dtype(weights_init), as_dtype(means_init), as_dtype(precisions_cholesky_init),
-             jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype))
+             np.asarray(tol, dtype), np.asarray(reg_covar, dtype))
     statics = dict(n_components=int(n_components), covariance_type=covariance_type,
                    init_params=init_params, restart_batch_size=int(min(restart_batch_size, n_init)),
                    has_init=has_init)
     # Always an argument (-inf for a fresh start), so that a warm start shares the program.
-    warm = dict(previous_lower_bound=jnp.asarray(
+    warm = dict(previous_lower_bound=np.asarray(
         -np.inf if previous_lower_bound is None else previous_lower_bound, dtype))
     if mesh is not None:
         X_sharded, weight_sharded = shard_rows(X, sample_weight, mesh, sample_axes)
@@ -745,7 +746,7 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
             # another covariance type or a nearby K then compiles only its EM program.
             k_kmeans = (kmeans_bucket(n_components) if n_samples < MAX_ROW_BUCKET
                         else int(n_components))
-            centres = _kmeans_starts(key, X_padded, weight, n_init, jnp.int32(n_components),
+            centres = _kmeans_starts(key, X_padded, weight, n_init, np.int32(n_components),
                                      n_components=k_kmeans,
                                      chunk_size=_chunk_size(chunk_size, X_padded.shape, k_kmeans),
                                      n_init_capacity=capacities["n_init_capacity"])

@@ -342,7 +342,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         chunk_size = stats.default_chunk_size(n_samples, max_components, n_features)
     dtype = X.dtype
     restart_batch_size = min(restart_batch_size, n_init)
-    settings = (jnp.asarray(tol, dtype), jnp.asarray(reg_covar, dtype), max_iter, n_init)
+    settings = (np.asarray(tol, dtype), np.asarray(reg_covar, dtype), max_iter, n_init)
     capacities = em.bucketed_capacities(max_iter, n_init)
 
     start = time.perf_counter()
@@ -350,14 +350,14 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     sweep_chunk = int(min(chunk_size, n_samples))
 
     def kmeans_centers(group):
-        return _sweep_kmeans(key, X, jnp.asarray(group, jnp.int32), n_init,
+        return _sweep_kmeans(key, X, np.asarray(group, np.int32), n_init,
                              max_components=group[-1], chunk_size=sweep_chunk,
                              n_init_capacity=capacities["n_init_capacity"])
 
     def fit_group(ctype, group, centers_task):
         labels = (None if init_labels is None
                   else init_labels[grid.index(group[0]):grid.index(group[-1]) + 1])
-        args = (key, X, jnp.asarray(group, jnp.int32), *settings, labels)
+        args = (key, X, np.asarray(group, np.int32), *settings, labels)
         statics = dict(max_components=group[-1], covariance_type=ctype,
                        init_params=init_params, chunk_size=sweep_chunk,
                        k_batch_size=min(k_batch_size, len(group)),

@@ -4,12 +4,19 @@ A program is counted by the size of the jitted function's cache: a refit that re
 compiled program adds no entry.
 """
 
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from bayesgmm import GaussianMixture, em
+from bayesgmm.validation import key_from_random_state
 
 sklearn_model_selection = pytest.importorskip("sklearn.model_selection")
 
@@ -139,3 +146,37 @@ def test_shared_kmeans_start_equals_the_in_program_one(faithful):
                                rtol=1e-5 if dtype == jnp.float32 else 1e-12)
     np.testing.assert_allclose(shared.params.means, inline.params.means,
                                rtol=1e-4 if dtype == jnp.float32 else 1e-10)
+
+
+def test_a_first_fit_compiles_its_programs_and_nothing_else():
+    # In a new process every eager JAX operation on a new shape compiles a program of its
+    # own (10-50 ms each on a 2-core CPU): seeding a key, converting a Python number, copying
+    # a NumPy array with jnp.asarray. A first fit must compile only its k-means, EM and
+    # attribute programs; the functional API's sweep only its own.
+    script = textwrap.dedent("""
+        import logging, jax
+        from bayesgmm import GaussianMixture, bic_sweep, datasets
+        from bayesgmm.validation import key_from_random_state
+        X = datasets.load("faithful").data
+        key = key_from_random_state(1)
+        jax.config.update("jax_log_compiles", True)
+        GaussianMixture(3, n_init=2, random_state=0).fit(X)
+        GaussianMixture(2, covariance_type="diag", random_state=0).fit(X[:200])
+        bic_sweep(key, X, n_components=[1, 2], covariance_types=["spherical"], n_init=1)
+    """)
+    env = dict(os.environ, BAYESGMM_CACHE_DIR="off")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    compiled = re.findall(r"Compiling jit\((\w+)\)", done.stderr)
+    assert {"kmeans_starts", "fit_restarts", "_precisions_and_covariances"} <= set(compiled)
+    assert set(compiled) <= {"kmeans_starts", "fit_restarts", "_precisions_and_covariances",
+                             "_sweep_kmeans", "_sweep_one_type"}, compiled
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2 ** 31, 2 ** 32 - 1])
+def test_key_from_an_integer_is_jax_random_key(seed):
+    key = key_from_random_state(seed)
+    assert key.dtype == jax.random.key(seed).dtype
+    np.testing.assert_array_equal(jax.random.key_data(key),
+                                  jax.random.key_data(jax.random.key(seed)))
