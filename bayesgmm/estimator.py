@@ -26,6 +26,8 @@ from bayesgmm.validation import (check_array, check_choice, check_feature_names,
 # Rows per block of the row-wise evaluation (score_samples, predict, ...): a handful of
 # compiled shapes serve every N and memory stays bounded.
 _BLOCK_ROWS = 1 << 16
+# Rows drawn at least by GaussianMixture.sample (see _sample).
+_MIN_SAMPLE_ROWS = 1024
 
 
 @functools.partial(jax.jit, static_argnames=("covariance_type",))
@@ -37,6 +39,16 @@ def _block_log_prob_and_resp(X, params, covariance_type):
     log_prob, log_resp = lax.map(
         lambda x: density.log_prob_and_responsibilities(x, params, covariance_type), chunks)
     return log_prob.reshape(n), log_resp.reshape(n, -1)
+
+
+@functools.partial(jax.jit, static_argnames=("covariance_type", "n_samples"))
+def _sample(key, params, covariance_type, n_samples):
+    # One program for every n_samples up to _MIN_SAMPLE_ROWS, then one per power of two
+    # (GaussianMixture.sample keeps the first rows): the unjitted draw compiled some twenty
+    # operations one by one, 2.5-3 s in a new process on a 2-core CPU, and again for every
+    # new n_samples. With JAX's default (partitionable) Threefry the first n rows of a larger
+    # draw are the draw of n rows.
+    return density.sample(key, params, covariance_type, n_samples)
 
 
 def _log_prob_and_resp(X, params, covariance_type):
@@ -503,8 +515,9 @@ class GaussianMixture(ParamsMixin):
                              f"expecting {self.n_features_in_} features as input.")
 
     def _params(self):
-        return GMMParams(jnp.asarray(self.weights_), jnp.asarray(self.means_),
-                         jnp.asarray(self.precisions_cholesky_))
+        # device_put, not jnp.asarray, which compiles a copy per shape in every new process.
+        return GMMParams(*jax.device_put((self.weights_, self.means_,
+                                          self.precisions_cholesky_)))
 
     def _evaluate(self, X):
         self._check_is_fitted()
@@ -543,10 +556,12 @@ class GaussianMixture(ParamsMixin):
         """
         self._check_is_fitted()
         n_samples = check_int("n_samples", n_samples)
-        X, y = density.sample(key_from_random_state(self.random_state), self._params(),
-                              self.covariance_type, n_samples)
-        order = np.argsort(np.asarray(y), kind="stable")
-        return np.asarray(X)[order], np.asarray(y)[order]
+        X, y = _sample(key_from_random_state(self.random_state), self._params(),
+                       self.covariance_type,
+                       max(_MIN_SAMPLE_ROWS, 1 << (n_samples - 1).bit_length()))
+        X, y = np.asarray(X)[:n_samples], np.asarray(y)[:n_samples]
+        order = np.argsort(y, kind="stable")
+        return X[order], y[order]
 
     def _n_parameters(self):
         return _n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)

@@ -108,6 +108,21 @@ def test_sample_shapes_labels_and_moments(faithful):
     np.testing.assert_allclose(X.mean(0), model.weights_ @ model.means_, rtol=0.01)
 
 
+def test_sample_draws_the_first_rows_of_one_compiled_draw(faithful):
+    # Every n up to 1024 shares one program, and the rows are those of the unpadded draw.
+    from bayesgmm import density, estimator
+    from bayesgmm.validation import key_from_random_state
+    model = GaussianMixture(3, covariance_type="tied", random_state=4).fit(faithful)
+    estimator._sample.clear_cache()
+    draws = {n: model.sample(n) for n in (1, 7, 1000, 1024)}
+    assert estimator._sample._cache_size() == 1
+    for n, (X, y) in draws.items():
+        X_ref, y_ref = density.sample(key_from_random_state(4), model._params(), "tied", n)
+        order = np.argsort(np.asarray(y_ref), kind="stable")
+        np.testing.assert_array_equal(y, np.asarray(y_ref)[order])
+        np.testing.assert_array_equal(X, np.asarray(X_ref)[order])
+
+
 def test_sample_weight_changes_the_fit(faithful):
     weights = np.where(faithful[:, 0] > 3, 5.0, 1.0)
     weighted = GaussianMixture(2, random_state=0).fit(faithful, sample_weight=weights)
