@@ -18,6 +18,7 @@ and the stopping rule (:func:`convergence`, :func:`keep_iterating`) are shared w
 loop of :mod:`bayesgmm.outofcore`.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -832,8 +833,13 @@ def pad_rows(X, sample_weight, n_rows):
     if isinstance(X, np.ndarray):
         return (np.concatenate([X, np.broadcast_to(X[-1:], (n_pad, X.shape[1]))]),
                 np.concatenate([weight, np.zeros(n_pad, X.dtype)]))
-    return (jnp.concatenate([X, jnp.broadcast_to(X[-1:], (n_pad, X.shape[1]))]),
-            np.concatenate([weight, np.zeros(n_pad, X.dtype)]))
+    return (_pad_device_rows(X, n_pad), np.concatenate([weight, np.zeros(n_pad, X.dtype)]))
+
+
+@functools.partial(jax.jit, static_argnames="n_pad")
+def _pad_device_rows(X, n_pad):
+    # One program (op by op, the slice, broadcast and concatenation compiled one each).
+    return jnp.concatenate([X, jnp.broadcast_to(X[-1:], (n_pad, X.shape[1]))])
 
 
 SAMPLE_AXIS = "samples"

@@ -34,6 +34,14 @@ def _sample_posterior_predictive(key, params, covariance_type, n_samples):
     return jax.vmap(one)(jax.random.split(key_rows, n_samples), picks)
 
 
+@functools.partial(jax.jit, static_argnames=("covariance_type",))
+def _posterior_means(params, covariance_type):
+    """Posterior means of the weights, means and covariances over the (chain, draw) axes, in
+    one program (op by op, the covariances compiled some twenty programs in a new process)."""
+    covariances = FAMILIES[covariance_type].covariances(params.precisions_cholesky)
+    return tuple(a.mean(axis=(0, 1)) for a in (params.weights, params.means, covariances))
+
+
 class BayesianGMM(ParamsMixin):
     """Bayesian Gaussian mixture fitted by NUTS (full posterior) or SVI (approximation / MAP).
 
@@ -206,11 +214,8 @@ class BayesianGMM(ParamsMixin):
 
     def _set_fitted(self, X):
         draws, dtype = self.draws_, X.dtype
-        family = FAMILIES[self.covariance_type]
-        self.weights_ = np.asarray(draws.params.weights.mean(axis=(0, 1)), dtype)
-        self.means_ = np.asarray(draws.params.means.mean(axis=(0, 1)), dtype)
-        self.covariances_ = np.asarray(
-            family.covariances(draws.params.precisions_cholesky).mean(axis=(0, 1)), dtype)
+        self.weights_, self.means_, self.covariances_ = (
+            np.asarray(a, dtype) for a in _posterior_means(draws.params, self.covariance_type))
         self.em_params_ = jax.tree.map(np.asarray, draws.em_params)
         self.num_divergences_ = int(np.sum(np.asarray(draws.num_divergences)))
         self.losses_ = None if draws.losses is None else np.asarray(draws.losses)

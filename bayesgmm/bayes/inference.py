@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from numpyro import optim
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer import autoguide
@@ -234,8 +235,8 @@ def run_nuts(key, X, *, n_components, covariance_type="full", priors=None, num_w
         dense_mass=bool(dense_mass), ordered_means=bool(ordered_means),
         gibbs=weights_sampler == "gibbs", progress_bar=bool(progress_bar))
     params, samples = _draws(samples, covariance_type, ordered_means)
-    draws = PosteriorDraws(params, samples, stats, jnp.sum(stats["diverging"], axis=1), em,
-                           priors, None)
+    divergences = jax.device_put(np.sum(np.asarray(stats["diverging"]), axis=1))
+    draws = PosteriorDraws(params, samples, stats, divergences, em, priors, None)
     return _cast(draws, out_dtype)
 
 

@@ -134,7 +134,8 @@ def resolve_priors(X, n_components, covariance_type, priors=None):
         if not np.all(np.isfinite(array)) or (positive and np.any(array <= 0)):
             raise ValueError(f"Priors.{name} must be finite{' and positive' if positive else ''}"
                              f", got {value!r}.")
-        return jnp.asarray(array, dtype)
+        # device_put: jnp.asarray compiles a conversion per shape in every new process.
+        return jax.device_put(array.astype(dtype))
 
     hyper = None
     if priors.concentration_prior is not None:

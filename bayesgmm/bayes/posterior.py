@@ -41,16 +41,22 @@ def permute(draws, permutations, covariance_type):
         With ``params`` and the component sites of ``samples`` permuted; everything else
         unchanged.
     """
-    permutations = jnp.asarray(permutations)
     expected = draws.params.weights.shape
-    if permutations.shape != expected:
-        raise ValueError(f"permutations has shape {permutations.shape}; expected {expected} "
-                         f"(chain, draw, n_components).")
+    if np.shape(permutations) != expected:
+        raise ValueError(f"permutations has shape {np.shape(permutations)}; expected "
+                         f"{expected} (chain, draw, n_components).")
+    params, samples = _permuted(draws.params, draws.samples, permutations, covariance_type)
+    return draws._replace(params=params, samples=samples)
+
+
+@functools.partial(jax.jit, static_argnames=("covariance_type",))
+def _permuted(params, samples, permutations, covariance_type):
+    # One program: reordered one by one, every site compiled its own gathers in every new
+    # process.
     names = component_sites(covariance_type)
     samples = {name: take_components(value, permutations) if name in names else value
-               for name, value in draws.samples.items()}
-    params = permute_components(draws.params, permutations, covariance_type)
-    return draws._replace(params=params, samples=samples)
+               for name, value in samples.items()}
+    return permute_components(params, permutations, covariance_type), samples
 
 
 def highest_density_draw(draws):

@@ -20,6 +20,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from bayesgmm import density
@@ -129,6 +130,12 @@ def _report_progress(bar_id, chain, step):
         bar.update(chain, step)
 
 
+@jax.jit
+def _concatenate_chains(chains):
+    # One program for the whole tree: leaf by leaf, each concatenation compiled on its own.
+    return jax.tree.map(lambda *a: jnp.concatenate(a), *chains)
+
+
 def run_chains(key, X, priors, start, gibbs_start, *, num_chains, chain_method, progress_bar,
                **settings):
     """Run ``num_chains`` NUTS (or HMC-within-Gibbs) chains; draws and diagnostics.
@@ -165,7 +172,12 @@ def run_chains(key, X, priors, start, gibbs_start, *, num_chains, chain_method, 
     stats : dict of str to array, each (num_chains, num_samples)
         :data:`NUTS_FIELDS` (of the NUTS block with ``gibbs``).
     """
-    keys = key[None] if num_chains == 1 else jax.random.split(key, num_chains)
+    # Chain keys and indices are sliced on the host: on the device every slice compiles a
+    # program of its own in a new process.
+    impl = jax.random.key_impl(key)
+    key_data = np.asarray(jax.random.key_data(
+        key if num_chains == 1 else jax.random.split(key, num_chains))).reshape(num_chains, -1)
+    keys = jax.random.wrap_key_data(key_data, impl=impl)
     bar_id = 0
     if progress_bar:
         bar_id = id(object()) % 2 ** 31
@@ -174,7 +186,7 @@ def run_chains(key, X, priors, start, gibbs_start, *, num_chains, chain_method, 
     program = functools.partial(_run_chains, progress=progress_bar, **settings)
     try:
         if chain_method != "parallel" or num_chains == 1:
-            return jax.block_until_ready(program(keys, jnp.arange(num_chains), X, priors,
+            return jax.block_until_ready(program(keys, np.arange(num_chains), X, priors,
                                                  start, gibbs_start, bar_id,
                                                  sequential=chain_method == "sequential"))
         # On a CPU the concurrent runs share one device (XLA runs them on separate cores;
@@ -183,7 +195,8 @@ def run_chains(key, X, priors, start, gibbs_start, *, num_chains, chain_method, 
 
         def one(chain):
             # Inputs committed to a device run the program there.
-            inputs = jax.device_put((keys[chain:chain + 1], jnp.arange(chain, chain + 1), X,
+            chain_key = jax.random.wrap_key_data(key_data[chain:chain + 1], impl=impl)
+            inputs = jax.device_put((chain_key, np.arange(chain, chain + 1), X,
                                      priors, start, gibbs_start),
                                     devices[chain % len(devices)])
             return program(*inputs, bar_id, sequential=False)
@@ -197,8 +210,7 @@ def run_chains(key, X, priors, start, gibbs_start, *, num_chains, chain_method, 
             chains = [first] + list(pool.map(lambda c: jax.block_until_ready(one(c)),
                                              range(1, num_chains)))
         chains = jax.block_until_ready(chains)
-        return jax.tree.map(lambda *a: jnp.concatenate(jax.device_put(a, devices[0])),
-                            *chains)
+        return _concatenate_chains(jax.device_put(chains, devices[0]))
     finally:
         if progress_bar:
             _PROGRESS.pop(bar_id).close()
