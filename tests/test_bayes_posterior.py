@@ -51,6 +51,8 @@ def test_relabel_undoes_a_permutation_of_half_the_draws(rng, covariance_type):
     applied[half] = np.array([rng.permutation(K) for _ in range(half.sum())])
     assert np.any(applied[half] != np.arange(K))
     scrambled = posterior.permute(draws, applied, covariance_type)
+    listed = posterior.permute(draws, applied.tolist(), covariance_type)  # nested lists too
+    np.testing.assert_array_equal(listed.params.means, scrambled.params.means)
     back, found = posterior.relabel(scrambled, covariance_type)
     for a, b in zip(back.params, draws.params):
         np.testing.assert_array_equal(a, b)

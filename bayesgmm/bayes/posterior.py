@@ -41,10 +41,12 @@ def permute(draws, permutations, covariance_type):
         With ``params`` and the component sites of ``samples`` permuted; everything else
         unchanged.
     """
+    if not isinstance(permutations, jax.Array):
+        permutations = np.asarray(permutations)  # e.g. nested lists
     expected = draws.params.weights.shape
-    if np.shape(permutations) != expected:
-        raise ValueError(f"permutations has shape {np.shape(permutations)}; expected "
-                         f"{expected} (chain, draw, n_components).")
+    if permutations.shape != expected:
+        raise ValueError(f"permutations has shape {permutations.shape}; expected {expected} "
+                         f"(chain, draw, n_components).")
     params, samples = _permuted(draws.params, draws.samples, permutations, covariance_type)
     return draws._replace(params=params, samples=samples)
 
