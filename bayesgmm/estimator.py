@@ -16,7 +16,7 @@ from bayesgmm.covariance import FAMILIES, check_em_covariance_type
 from bayesgmm.covariance import n_parameters as _n_parameters
 from bayesgmm.exceptions import ConvergenceWarning
 from bayesgmm.init import HOST_INIT_METHODS, INIT_METHODS
-from bayesgmm.params import GMMParams, check_shapes
+from bayesgmm.params import GMMParams, check_shapes, precisions_and_covariances
 from bayesgmm.rows import map_row_blocks
 from bayesgmm.validation import (check_array, check_choice, check_feature_names, check_int,
                                  check_is_fitted, check_n_samples, check_real,
@@ -457,8 +457,8 @@ class GaussianMixture(ParamsMixin):
         dtype = np.dtype(params.means.dtype)
         self.weights_, self.means_, self.precisions_cholesky_ = (
             np.asarray(a, dtype) for a in params)
-        precisions, covariances = _precisions_and_covariances(
-            jnp.asarray(params.precisions_cholesky), self.covariance_type)
+        precisions, covariances = precisions_and_covariances(params.precisions_cholesky,
+                                                             self.covariance_type)
         self.precisions_ = np.asarray(precisions, dtype)
         self.covariances_ = np.asarray(covariances, dtype)
         self.n_features_in_ = self.means_.shape[1]
@@ -575,14 +575,6 @@ class GaussianMixture(ParamsMixin):
         """Akaike information criterion on X (lower is better)."""
         n = np.asarray(X).shape[0]
         return -2 * self.score(X) * n + 2 * self._n_parameters()
-
-
-@functools.partial(jax.jit, static_argnames="covariance_type")
-def _precisions_and_covariances(precisions_cholesky, covariance_type):
-    # One compiled program (kept by the persistent cache) instead of a dozen operations
-    # dispatched one by one, each compiled again in every new process.
-    family = FAMILIES[covariance_type]
-    return family.precisions(precisions_cholesky), family.covariances(precisions_cholesky)
 
 
 def _check_precisions(precisions, covariance_type):

@@ -1,5 +1,6 @@
 """Mixture parameters as a pytree, and conversions between covariance parameterisations."""
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -73,6 +74,16 @@ def covariances(params, covariance_type):
 def precisions(params, covariance_type):
     """Precision matrices of ``params``; shape as in :mod:`bayesgmm.covariance`."""
     return covariance.FAMILIES[covariance_type].precisions(params.precisions_cholesky)
+
+
+@functools.partial(jax.jit, static_argnames="covariance_type")
+def precisions_and_covariances(precisions_cholesky, covariance_type):
+    """Precision and covariance matrices from ``precisions_cholesky`` (any leading batch
+    axes, e.g. (chain, draw)), in one compiled program: for host code (fitted attributes,
+    posterior summaries), where the family's dozen operations run one by one would each
+    compile a program of their own in every new process."""
+    family = covariance.FAMILIES[covariance_type]
+    return family.precisions(precisions_cholesky), family.covariances(precisions_cholesky)
 
 
 def scale_tril(params, covariance_type):

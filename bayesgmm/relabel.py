@@ -21,8 +21,10 @@ from bayesgmm.covariance import FAMILIES
 from bayesgmm.params import GMMParams
 
 
+@functools.partial(jax.jit, static_argnames=("covariance_type", "n_components", "n_features"))
 def dense_matrices(precisions_cholesky, covariance_type, n_components, n_features):
-    """Precision and covariance matrices, both of shape (K, d, d), for any covariance type."""
+    """Precision and covariance matrices, both of shape (K, d, d), for any covariance type
+    (one compiled program, also when called from host code)."""
     family = FAMILIES[covariance_type]
     shape = (n_components, n_features, n_features)
     eye = jnp.eye(n_features, dtype=precisions_cholesky.dtype)

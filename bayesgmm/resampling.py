@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesgmm import em, relabel, stats
-from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm.covariance import check_covariance_type
 from bayesgmm.init import INIT_METHODS
-from bayesgmm.params import GMMParams
+from bayesgmm.params import GMMParams, precisions_and_covariances
 from bayesgmm.validation import (check_choice, check_data, check_int, check_n_samples,
                                  check_real, check_structure, compute_dtype)
 
@@ -119,7 +119,7 @@ def fit_em_batch(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_
         chunk_size = stats.default_chunk_size(n_samples, n_components, n_features)
     return _fit_batch(
         jax.random.split(key, n_batch), X, sample_weight, *init_values,
-        jnp.asarray(tol, X.dtype), jnp.asarray(reg_covar, X.dtype),
+        np.asarray(tol, X.dtype), np.asarray(reg_covar, X.dtype),
         n_components=n_components, covariance_type=covariance_type, max_iter=max_iter,
         n_init=1 if has_init else n_init, init_params=init_params,
         chunk_size=int(min(chunk_size, n_samples)), restart_batch_size=1, has_init=has_init,
@@ -263,8 +263,8 @@ def bootstrap(key, X, n_boot, *, n_components, covariance_type="full", level=0.9
     start = tuple(full.params) if init == "full_fit" else (None, None, None)
     has_init = init == "full_fit"
     fits = _bootstrap_fits(
-        jax.random.split(boot_key, n_boot), X, *start, jnp.asarray(tol, X.dtype),
-        jnp.asarray(reg_covar, X.dtype), n_components=n_components,
+        jax.random.split(boot_key, n_boot), X, *start, np.asarray(tol, X.dtype),
+        np.asarray(reg_covar, X.dtype), n_components=n_components,
         covariance_type=covariance_type, max_iter=max_iter, n_init=1 if has_init else n_init,
         init_params=init_params, chunk_size=int(min(chunk_size, n_samples)),
         restart_batch_size=1, has_init=has_init, batch_size=min(batch_size, n_boot))
@@ -281,11 +281,11 @@ def bootstrap(key, X, n_boot, *, n_components, covariance_type="full", level=0.9
                                np.asarray(reference_precisions))
     params = relabel.permute_components(fits.params, perms, covariance_type)
     ok = ~failed
-    family = FAMILIES[covariance_type]
     draws = {
         "weights": params.weights[ok],
         "means": params.means[ok],
-        "covariances": np.asarray(family.covariances(jnp.asarray(params.precisions_cholesky[ok]))),
+        "covariances": np.asarray(
+            precisions_and_covariances(params.precisions_cholesky[ok], covariance_type)[1]),
     }
     alpha = 1.0 - level
     intervals = {name: np.quantile(value, [alpha / 2, 1 - alpha / 2], axis=0)

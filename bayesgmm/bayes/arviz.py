@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 from bayesgmm.bayes import model as gmm  # noqa: E402
 from bayesgmm.bayes.inference import PosteriorDraws  # noqa: E402
 from bayesgmm.bayes.posterior import check_points, relabel  # noqa: E402
-from bayesgmm.covariance import FAMILIES, check_covariance_type  # noqa: E402
+from bayesgmm.covariance import check_covariance_type  # noqa: E402
+from bayesgmm.params import precisions_and_covariances  # noqa: E402
 
 #: Attribute set on the posterior group of every DataTree made here.
 RELABELLED_ATTR = "bayesgmm_relabelled"
@@ -84,7 +85,7 @@ def to_datatree(draws, X, covariance_type, *, pivot="em", key=None, feature_name
         "weights": np.asarray(params.weights),
         "means": np.asarray(params.means),
         "covariances": np.asarray(
-            FAMILIES[covariance_type].covariances(params.precisions_cholesky)),
+            precisions_and_covariances(params.precisions_cholesky, covariance_type)[1]),
     }
     if "concentration" in draws.samples:
         posterior["concentration"] = np.asarray(draws.samples["concentration"])

@@ -13,9 +13,9 @@ from bayesgmm import density
 from bayesgmm.bayes import inference, posterior
 from bayesgmm.bayes.model import Priors
 from bayesgmm.base import ParamsMixin
-from bayesgmm.covariance import FAMILIES, check_covariance_type
+from bayesgmm.covariance import check_covariance_type
 from bayesgmm.exceptions import DivergenceWarning
-from bayesgmm.params import GMMParams
+from bayesgmm.params import GMMParams, precisions_and_covariances
 from bayesgmm.validation import (check_array, check_choice, check_int, check_is_fitted,
                                  key_from_random_state)
 
@@ -32,14 +32,6 @@ def _sample_posterior_predictive(key, params, covariance_type, n_samples):
         return X[0], y[0]
 
     return jax.vmap(one)(jax.random.split(key_rows, n_samples), picks)
-
-
-@functools.partial(jax.jit, static_argnames=("covariance_type",))
-def _posterior_means(params, covariance_type):
-    """Posterior means of the weights, means and covariances over the (chain, draw) axes, in
-    one program (op by op, the covariances compiled some twenty programs in a new process)."""
-    covariances = FAMILIES[covariance_type].covariances(params.precisions_cholesky)
-    return tuple(a.mean(axis=(0, 1)) for a in (params.weights, params.means, covariances))
 
 
 class BayesianGMM(ParamsMixin):
@@ -214,8 +206,11 @@ class BayesianGMM(ParamsMixin):
 
     def _set_fitted(self, X):
         draws, dtype = self.draws_, X.dtype
+        _, covariances = precisions_and_covariances(draws.params.precisions_cholesky,
+                                                    self.covariance_type)
         self.weights_, self.means_, self.covariances_ = (
-            np.asarray(a, dtype) for a in _posterior_means(draws.params, self.covariance_type))
+            np.asarray(a).mean(axis=(0, 1)).astype(dtype)
+            for a in (draws.params.weights, draws.params.means, covariances))
         self.em_params_ = jax.tree.map(np.asarray, draws.em_params)
         self.num_divergences_ = int(np.sum(np.asarray(draws.num_divergences)))
         self.losses_ = None if draws.losses is None else np.asarray(draws.losses)
