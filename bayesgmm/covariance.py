@@ -84,7 +84,7 @@ def _cov_cholesky_to_prec_cholesky(cov):
 
 
 def _matrix_precisions(prec_chol):
-    return prec_chol @ jnp.swapaxes(prec_chol, -1, -2)
+    return linalg.matmul(prec_chol, jnp.swapaxes(prec_chol, -1, -2))
 
 
 def _matrix_covariances(prec_chol):
@@ -98,7 +98,7 @@ def _matrix_covariances(prec_chol):
     transposed = jnp.swapaxes(prec_chol, -1, -2)
     inverse = linalg.lower_triangular_inverse(jnp.where(upper, transposed, prec_chol))
     inverse = jnp.where(upper, jnp.swapaxes(inverse, -1, -2), inverse)
-    return _symmetrise(jnp.swapaxes(inverse, -1, -2) @ inverse)
+    return _symmetrise(linalg.matmul(jnp.swapaxes(inverse, -1, -2), inverse))
 
 
 def _symmetrise(a):
@@ -115,12 +115,12 @@ def _full_whiten(X, means, prec_chol):
     # One GEMM against all factors side by side, (N, d) @ (d, K*d), then subtract mu_k U_k:
     # cheaper than an einsum over (N, K, d) residuals and exactly scikit-learn's formula.
     factors = jnp.transpose(prec_chol, (1, 0, 2)).reshape(n_features, n_components * n_features)
-    projected = (X @ factors).reshape(X.shape[0], n_components, n_features)
-    return projected - jnp.einsum("kd,kde->ke", means, prec_chol)
+    projected = linalg.matmul(X, factors).reshape(X.shape[0], n_components, n_features)
+    return projected - linalg.einsum("kd,kde->ke", means, prec_chol)
 
 
 def _full_estimate(n_k, mean_shift, second_moment, reg_covar):
-    cov = second_moment / n_k[:, None, None] - jnp.einsum("kd,ke->kde", mean_shift, mean_shift)
+    cov = second_moment / n_k[:, None, None] - linalg.einsum("kd,ke->kde", mean_shift, mean_shift)
     return _add_to_diagonal(_symmetrise(cov), reg_covar)
 
 
@@ -134,7 +134,7 @@ FULL = CovarianceFamily(
     shape=lambda k, d: (k, d, d),
     whiten=_full_whiten,
     log_det=lambda u, d: jnp.sum(jnp.log(jnp.diagonal(u, axis1=-2, axis2=-1)), axis=-1),
-    second_moment=lambda weighted_diff, diff: weighted_diff.T @ diff,
+    second_moment=lambda weighted_diff, diff: linalg.matmul(weighted_diff.T, diff),
     pool=lambda second: second,
     estimate=_full_estimate,
     precisions_cholesky=_cov_cholesky_to_prec_cholesky,
@@ -147,11 +147,12 @@ FULL = CovarianceFamily(
 
 
 def _tied_whiten(X, means, prec_chol):
-    return (X @ prec_chol)[:, None, :] - (means @ prec_chol)[None, :, :]
+    return (linalg.matmul(X, prec_chol)[:, None, :]
+            - linalg.matmul(means, prec_chol)[None, :, :])
 
 
 def _tied_estimate(n_k, mean_shift, second_moment, reg_covar):
-    between = jnp.einsum("k,kd,ke->de", n_k, mean_shift, mean_shift)
+    between = linalg.einsum("k,kd,ke->de", n_k, mean_shift, mean_shift)
     return _add_to_diagonal(_symmetrise((second_moment - between) / n_k.sum()), reg_covar)
 
 
@@ -225,7 +226,7 @@ def _mclust_estimate(model, family):
 
     def estimate(n_k, mean_shift, second_moment, reg_covar, previous=None):
         if second_moment.ndim == 3:
-            scatter = (second_moment - jnp.einsum("k,kd,ke->kde", n_k, mean_shift, mean_shift))
+            scatter = (second_moment - linalg.einsum("k,kd,ke->kde", n_k, mean_shift, mean_shift))
             scatter = _symmetrise(scatter) + (n_k * reg_covar)[:, None, None] * jnp.eye(
                 scatter.shape[-1], dtype=scatter.dtype)
         else:

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from bayesgmm import linalg
 from bayesgmm.covariance import FAMILIES
 
 
@@ -95,5 +96,5 @@ def sample(key, params, covariance_type, n_samples):
                                                       params.means.shape)
     noise = jax.random.normal(key_noise, (n_samples, params.means.shape[1]),
                               dtype=params.means.dtype)
-    X = params.means[labels] + jnp.einsum("nde,ne->nd", scale_tril[labels], noise)
+    X = params.means[labels] + linalg.einsum("nde,ne->nd", scale_tril[labels], noise)
     return X, labels

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from bayesgmm import stats
+from bayesgmm import linalg, stats
 from bayesgmm.validation import check_choice
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -21,7 +21,8 @@ HOST_INIT_METHODS = ("hc",)
 
 def _squared_distances(X, sq_norms, centers):
     """``|x_n - c_j|^2`` by the expanded form (one GEMM), clipped at zero; shape (N, J)."""
-    d2 = sq_norms[:, None] - 2.0 * X @ centers.T + jnp.sum(centers * centers, axis=1)[None, :]
+    d2 = (sq_norms[:, None] - 2.0 * linalg.matmul(X, centers.T)
+          + jnp.sum(centers * centers, axis=1)[None, :])
     return jnp.maximum(d2, 0.0)
 
 
@@ -147,7 +148,7 @@ def kmeans(key, X, n_components, *, sample_weight=None, max_iter=300, tol=1e-4, 
             one_hot = jax.nn.one_hot(jnp.argmin(d2, axis=1), n_components, dtype=X.dtype)
             if w_chunk is not None:
                 one_hot = one_hot * w_chunk[:, None]
-            return one_hot.sum(0), one_hot.T @ X_chunk
+            return one_hot.sum(0), linalg.matmul(one_hot.T, X_chunk)
         counts, sums = stats.reduce_chunks(chunk_fn, X, sample_weight, chunk_size)
         return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1e-30)[:, None], centers)
 

@@ -208,7 +208,7 @@ def _descending_eigh(W):
 
 def _compose(scale, vectors, shape):
     # lambda_k D_k diag(a_k) D_k^T for (K,) scales, (K, d, d) orientations, (K, d) shapes.
-    return scale[:, None, None] * jnp.einsum("kij,kj,klj->kil", vectors, shape, vectors)
+    return scale[:, None, None] * linalg.einsum("kij,kj,klj->kil", vectors, shape, vectors)
 
 
 def eev(n_k, W, previous=None):
@@ -253,7 +253,7 @@ def vee(n_k, W, previous=None):
 
     def scales(shape):
         inverse = jnp.linalg.inv(shape)
-        return jnp.where(active, jnp.einsum("kij,ji->k", W, inverse) / (d * _safe(n_k)), 1.0)
+        return jnp.where(active, linalg.einsum("kij,ji->k", W, inverse) / (d * _safe(n_k)), 1.0)
 
     def step(shape):
         pooled = jnp.sum(W / scales(shape)[:, None, None], 0)
@@ -279,22 +279,22 @@ def _common_orientation(W, previous, diagonal_fn):
     start = jnp.sum(W, 0)
     if previous is not None:
         weights = jnp.arange(1, W.shape[0] + 1, dtype=W.dtype)
-        start = jnp.where(_finite(previous), jnp.einsum("k,kij->ij", weights, previous), start)
+        start = jnp.where(_finite(previous), linalg.einsum("k,kij->ij", weights, previous), start)
     orientation = _descending_eigh(start)[1]
     omega = jnp.linalg.eigvalsh(W)[:, -1]
 
     def polar(F):
         left, _, right = jnp.linalg.svd(F)
-        return left @ right
+        return linalg.matmul(left, right)
 
     def step(orientation):
         inverse = 1.0 / diagonal_fn(orientation)                      # (K, d)
-        first = jnp.einsum("kij,jl,kl->il", W, orientation, inverse) - jnp.einsum(
+        first = linalg.einsum("kij,jl,kl->il", W, orientation, inverse) - linalg.einsum(
             "k,il,kl->il", omega, orientation, inverse)
         orientation = polar(first)
         inverse = 1.0 / diagonal_fn(orientation)
         top = jnp.max(inverse, axis=-1)
-        second = jnp.einsum("kij,jl,kl->il", W, orientation,
+        second = linalg.einsum("kij,jl,kl->il", W, orientation,
                             inverse - top[:, None])
         return polar(second)
 
@@ -303,7 +303,7 @@ def _common_orientation(W, previous, diagonal_fn):
 
 
 def _rotated_diagonals(W, orientation):
-    return jnp.einsum("ji,kjl,li->ki", orientation, W, orientation)
+    return linalg.einsum("ji,kjl,li->ki", orientation, W, orientation)
 
 
 def eve(n_k, W, previous=None):

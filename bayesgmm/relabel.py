@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from bayesgmm import density
+from bayesgmm import density, linalg
 from bayesgmm.covariance import FAMILIES
 from bayesgmm.params import GMMParams
 
@@ -88,7 +88,7 @@ def cross_entropy_costs(params, pivot, covariance_type):
         precision, _ = dense_matrices(p.precisions_cholesky, covariance_type, n_components,
                                       n_features)
         log_prob = density.component_log_prob(pivot.means, p, covariance_type)  # (k, j)
-        trace = jnp.einsum("jab,kba->kj", precision, pivot_cov)
+        trace = linalg.einsum("jab,kba->kj", precision, pivot_cov)
         return 0.5 * trace - log_prob
 
     batch = params.weights.shape[:-1]

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from bayesgmm import linalg
 from bayesgmm.covariance import FAMILIES
 from bayesgmm.params import GMMParams
 
@@ -99,7 +100,7 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
             n_components * n_features, -1)  # (K d, N)
         sum_x = weighted_diff.sum(1).reshape(n_components, n_features)
         n_k = resp_t.sum(-1)
-        second = ((weighted_diff @ X).reshape(n_components, n_features, n_features)
+        second = (linalg.matmul(weighted_diff, X).reshape(n_components, n_features, n_features)
                   - sum_x[:, :, None] * shift[:, None, :])
     else:
         def one_component(args):

@@ -60,7 +60,7 @@ from jax.scipy.linalg import cho_solve, solve_triangular
 from jax.scipy.special import gammaln
 from scipy import special, stats
 
-from bayesgmm import density, init
+from bayesgmm import density, init, linalg
 from bayesgmm.bayes import kplus, sampler
 from bayesgmm.bayes.diagnostics import ess, rhat
 from bayesgmm.covariance import FAMILIES
@@ -416,7 +416,7 @@ def _wishart_from_variates(log_gamma, normal, scale):
     d = scale.shape[-1]
     eye = jnp.eye(d, dtype=scale.dtype)
     bartlett = jnp.triu(normal, 1) * math.sqrt(0.5) + jnp.exp(0.5 * log_gamma)[..., None] * eye
-    return _inverse_cholesky(scale) @ bartlett
+    return linalg.matmul(_inverse_cholesky(scale), bartlett)
 
 
 def _inverse_cholesky(a):
@@ -483,7 +483,7 @@ def _draw_means(key, precision, counts, sums, priors):
     """``mu_k ~ N(b_k, B_k)``, ``B_k^-1 = B0^-1 + N_k P_k``, ``b_k = B_k (B0^-1 b0 + P_k sum_k)``
     for every component (N_k = 0: the prior)."""
     inv_cov = priors.B0_inv + counts[:, None, None] * precision
-    rhs = priors.B0_inv @ priors.b0 + jnp.einsum("kde,ke->kd", precision, sums)
+    rhs = linalg.matmul(priors.B0_inv, priors.b0) + linalg.einsum("kde,ke->kd", precision, sums)
     noise = jax.random.normal(key, sums.shape, sums.dtype)
     if sums.shape[-1] == 1:  # elementwise (see _inverse_cholesky)
         return rhs / inv_cov[..., 0] + noise / jnp.sqrt(inv_cov[..., 0])
@@ -578,13 +578,13 @@ def gibbs_sweep(key, state, X, priors):
     # 5. C0 given the occupied components' precisions (the empty ones integrated out).
     total = jnp.sum(jnp.where(occupied[:, None, None], precision, 0.0), axis=0)
     C0_chol = _wishart_from_variates(lg_c0[0], normal[k_max], priors.G0 + total)
-    C0 = C0_chol @ C0_chol.T
+    C0 = linalg.matmul(C0_chol, C0_chol.T)
 
     # 6. Empty (and inactive) components from the prior given C0; weights given the partition.
     prior_chol = _wishart_from_variates(lg_prior, normal[k_max + 1:],
                                         jnp.broadcast_to(C0, (k_max, d, d)))
     prior_means = (priors.b0
-                   + jax.random.normal(keys[7], (k_max, d), dtype) @ priors.B0_chol.T)
+                   + linalg.matmul(jax.random.normal(keys[7], (k_max, d), dtype), priors.B0_chol.T))
     prec_chol = jnp.where(occupied[:, None, None], prec_chol, prior_chol)
     means = jnp.where(occupied[:, None], means, prior_means)
     active = jnp.arange(k_max) < n_components
