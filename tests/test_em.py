@@ -76,6 +76,26 @@ def test_chunked_statistics_equal_unchunked(faithful):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)
 
 
+def test_float32_moments_all_components_at_once_equal_one_at_a_time(rng):
+    # float32 matrix moments take one component at a time (lax.map) on a CPU when the chunk
+    # is large, and all components at once (vmap) in small chunks and on accelerators.
+    X = (rng.normal(size=(20_000, 2)) + 5 * rng.integers(0, 3, (20_000, 1))).astype(np.float32)
+    params = fit_em(jax.random.key(0), X, n_components=3, max_iter=3).params
+    one_at_a_time = em.e_step_statistics(X, params, "full", chunk_size=len(X))
+    at_once = em.e_step_statistics(X, params, "full", chunk_size=1000)
+    for a, b in zip(one_at_a_time, at_once):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-3)
+
+
+def test_default_chunk_size_is_larger_on_accelerators(monkeypatch):
+    assert stats.default_chunk_size(1_000_000, 16, 16) == 512
+    assert stats.default_chunk_size(300, 16, 16) == 300
+    assert stats.default_chunk_size(1_000_000, 3, 2) == 16_384
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert stats.default_chunk_size(1_000_000, 16, 16) == 32_768
+    assert stats.default_chunk_size(1_000_000, 3, 2) == 1_000_000  # 2**20 rows > N
+
+
 def test_chunked_fit_equals_unchunked(faithful):
     start = sklearn_start(faithful, "full")
     one = fit_em(jax.random.key(0), faithful, n_components=3, chunk_size=272, **start)
