@@ -295,7 +295,7 @@ def _common_orientation(W, previous, diagonal_fn):
         inverse = 1.0 / diagonal_fn(orientation)
         top = jnp.max(inverse, axis=-1)
         second = linalg.einsum("kij,jl,kl->il", W, orientation,
-                            inverse - top[:, None])
+                               inverse - top[:, None])
         return polar(second)
 
     # Watch the diagonals: the orientation's columns are only defined up to sign.
