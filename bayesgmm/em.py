@@ -567,6 +567,8 @@ _KMEANS_STATIC = ("n_components", "chunk_size", "n_init_capacity")
 # max_iter and n_init are traced: a new value up to the capacities reuses the program.
 _fit_em = jax.jit(fit_restarts, static_argnames=_FIT_STATIC)
 _kmeans_starts = jax.jit(kmeans_starts, static_argnames=_KMEANS_STATIC)
+_fit_em_sharded = jax.jit(fit_restarts_sharded, static_argnames=_STATIC + (
+    "max_iter", "n_init", "mesh", "sample_axes", "n_samples", "weighted"))
 
 #: Padded rows x K x d^2 up to which a fit on a CPU counts as small (Old Faithful: 1,024 x 3
 #: x 2^2 = 12,288), and its programs are compiled without LLVM's optimisations.
@@ -583,7 +585,7 @@ def _programs(shape, n_components):
 
     XLA's CPU backend optimises every program with LLVM at -O3, and on small data that is
     most of a fit's wait: Old Faithful's k-means program compiled in 0.79 s at -O3 and
-    0.42 s at -O0, its EM program (K = 3, full) in 0.78 s and 0.50 s. So a small fit (at
+    0.43 s at -O0, its EM program (K = 3, full) in 0.78 s and 0.48 s. So a small fit (at
     most :data:`SMALL_FIT_WORK`) on a CPU is compiled at -O0. The price is paid at run time:
     unoptimised code runs 2.5-3.5x slower, which on a small fit is milliseconds (refits of
     Old Faithful in ``benchmarks/latency.py``: 2.0 -> 5.1 ms, and 6.3 -> 19.4 ms with
@@ -595,8 +597,6 @@ def _programs(shape, n_components):
     small = (jax.default_backend() == "cpu"
              and n_rows * n_components * n_features ** 2 <= SMALL_FIT_WORK)
     return (_fit_em_quick, _kmeans_starts_quick) if small else (_fit_em, _kmeans_starts)
-_fit_em_sharded = jax.jit(fit_restarts_sharded, static_argnames=_STATIC + (
-    "max_iter", "n_init", "mesh", "sample_axes", "n_samples", "weighted"))
 
 
 FIT_FAILED_MESSAGE = (
