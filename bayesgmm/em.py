@@ -562,41 +562,13 @@ def _n_shards(mesh, sample_axes):
 
 _STATIC = ("n_components", "covariance_type", "init_params", "chunk_size",
            "restart_batch_size", "has_init")
-_FIT_STATIC = _STATIC + ("max_iter_capacity", "n_init_capacity")
-_KMEANS_STATIC = ("n_components", "chunk_size", "n_init_capacity")
 # max_iter and n_init are traced: a new value up to the capacities reuses the program.
-_fit_em = jax.jit(fit_restarts, static_argnames=_FIT_STATIC)
-_kmeans_starts = jax.jit(kmeans_starts, static_argnames=_KMEANS_STATIC)
+_fit_em = jax.jit(fit_restarts, static_argnames=_STATIC + ("max_iter_capacity",
+                                                           "n_init_capacity"))
+_kmeans_starts = jax.jit(kmeans_starts, static_argnames=("n_components", "chunk_size",
+                                                          "n_init_capacity"))
 _fit_em_sharded = jax.jit(fit_restarts_sharded, static_argnames=_STATIC + (
     "max_iter", "n_init", "mesh", "sample_axes", "n_samples", "weighted"))
-
-#: Padded rows x K x d^2 up to which a fit on a CPU counts as small (Old Faithful: 1,024 x 3
-#: x 2^2 = 12,288), and its programs are compiled without LLVM's optimisations.
-SMALL_FIT_WORK = 1 << 16
-_QUICK_COMPILE = {"xla_backend_optimization_level": 0}
-_fit_em_quick = jax.jit(fit_restarts, static_argnames=_FIT_STATIC,
-                        compiler_options=_QUICK_COMPILE)
-_kmeans_starts_quick = jax.jit(kmeans_starts, static_argnames=_KMEANS_STATIC,
-                               compiler_options=_QUICK_COMPILE)
-
-
-def _programs(shape, n_components):
-    """The compiled EM fit and k-means for padded data of ``shape`` (rows, d).
-
-    XLA's CPU backend optimises every program with LLVM at -O3, and on small data that is
-    most of a fit's wait: Old Faithful's k-means program compiled in 0.79 s at -O3 and
-    0.43 s at -O0, its EM program (K = 3, full) in 0.78 s and 0.48 s. So a small fit (at
-    most :data:`SMALL_FIT_WORK`) on a CPU is compiled at -O0. The price is paid at run time:
-    unoptimised code runs 2.5-3.5x slower, which on a small fit is milliseconds (refits of
-    Old Faithful in ``benchmarks/latency.py``: 2.0 -> 5.1 ms, and 6.3 -> 19.4 ms with
-    n_init = 5; scikit-learn takes 16-75 ms). The results differ from -O3's by rounding
-    (float32: 7e-7 relative on the three-fit script); the scikit-learn parity tests hold at
-    their tolerances under either, and equal inputs still give equal results.
-    """
-    n_rows, n_features = shape
-    small = (jax.default_backend() == "cpu"
-             and n_rows * n_components * n_features ** 2 <= SMALL_FIT_WORK)
-    return (_fit_em_quick, _kmeans_starts_quick) if small else (_fit_em, _kmeans_starts)
 
 
 FIT_FAILED_MESSAGE = (
@@ -770,20 +742,18 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         capacities = bucketed_capacities(max_iter, n_init)
         chunk = _chunk_size(chunk_size, X_padded.shape, n_components)
         centres = None
-        fit_program, kmeans_program = _programs(X_padded.shape, int(n_components))
         if init_params == "kmeans" and not has_init:
             # k-means in its own program, at K padded to a bucket on small data: a fit of
             # another covariance type or a nearby K then compiles only its EM program.
             k_kmeans = (kmeans_bucket(n_components) if n_samples < MAX_ROW_BUCKET
                         else int(n_components))
-            centres = kmeans_program(key, X_padded, weight, n_init, np.int32(n_components),
+            centres = _kmeans_starts(key, X_padded, weight, n_init, np.int32(n_components),
                                      n_components=k_kmeans,
-                                     chunk_size=_chunk_size(chunk_size, X_padded.shape,
-                                                            k_kmeans),
+                                     chunk_size=_chunk_size(chunk_size, X_padded.shape, k_kmeans),
                                      n_init_capacity=capacities["n_init_capacity"])
-        result = fit_program(key, X_padded, weight, *inits, **warm, kmeans_centers=centres,
-                             max_iter=int(max_iter), n_init=n_init, chunk_size=chunk,
-                             **statics, **capacities)
+        result = _fit_em(key, X_padded, weight, *inits, **warm, kmeans_centers=centres,
+                         max_iter=int(max_iter), n_init=n_init, chunk_size=chunk, **statics,
+                         **capacities)
         # Cut to the documented lengths on the host (a device slice compiles per length).
         result = result._replace(
             lower_bounds=np.asarray(result.lower_bounds)[:max(int(max_iter), 1)],

@@ -96,25 +96,6 @@ def test_default_chunk_size_is_larger_on_accelerators(monkeypatch):
     assert stats.default_chunk_size(1_000_000, 3, 2) == 1_000_000  # 2**20 rows > N
 
 
-def test_small_fits_compile_quickly_on_a_cpu_only(monkeypatch):
-    assert em._programs((1024, 2), 3) == (em._fit_em_quick, em._kmeans_starts_quick)
-    assert em._programs((1024, 16), 16) == (em._fit_em, em._kmeans_starts)
-    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert em._programs((1024, 2), 3) == (em._fit_em, em._kmeans_starts)
-
-
-@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
-def test_quickly_compiled_fit_equals_the_optimised_one(faithful, monkeypatch, dtype, rtol):
-    X = faithful.astype(dtype)
-    quick = fit_em(jax.random.key(0), X, n_components=3, n_init=3)
-    monkeypatch.setattr(em, "SMALL_FIT_WORK", 0)
-    optimised = fit_em(jax.random.key(0), X, n_components=3, n_init=3)
-    assert int(quick.n_iter) == int(optimised.n_iter)
-    np.testing.assert_allclose(quick.lower_bound, optimised.lower_bound, rtol=rtol)
-    for a, b in zip(quick.params, optimised.params):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
-
-
 def test_chunked_fit_equals_unchunked(faithful):
     start = sklearn_start(faithful, "full")
     one = fit_em(jax.random.key(0), faithful, n_components=3, chunk_size=272, **start)
