@@ -5,7 +5,8 @@ The public API:
 - :class:`GaussianMixture`: scikit-learn's estimator API, fitted by a compiled JAX EM.
 - :func:`fit_em` and :class:`EMResult`: the functional EM.
 - :func:`bic_sweep`, :class:`GaussianMixtureIC`, :func:`select`, :func:`plot_bic`: BIC / AIC /
-  ICL over K and covariance types, one compiled program per covariance type.
+  ICL over K and covariance types, one compiled program for all K (and, on small data, for
+  scikit-learn's four types).
 - :func:`bootstrap`, :func:`fit_em_batch`: many fits at once (resamples, data sets).
 - Scaling out: :func:`fit_em` on data sharded over devices (``devices=`` or a sharded
   ``jax.Array``); :func:`fit_em_chunks` with :func:`npy_chunks` / :func:`npy_dir_chunks` for

@@ -19,7 +19,9 @@ K equal copies, where ``tied`` keeps scikit-learn's single (d, d)). Their M-step
 the same models: ``spherical`` = VII, ``diag`` = VVI, ``tied`` = EEE, ``full`` = VVV.
 
 Each family is a bundle of small pure functions chosen by a dict lookup at trace time:
-``FAMILIES[covariance_type]``. The covariance type is always a static Python string.
+``FAMILIES[covariance_type]``. The covariance type is always a static Python string. On small
+data one program fits scikit-learn's four types: the full family, whose M-step projects its
+covariances onto the type given as a traced number (:func:`project`, :data:`STRUCTURES`).
 
 The precision Cholesky factor only has to be triangular with ``U U^T = P``: scikit-learn itself
 stores the upper factor ``L^{-T}`` (``L`` the covariance Cholesky) when it estimates covariances
@@ -29,6 +31,7 @@ and the lower Cholesky factor of ``P`` when given ``precisions_init``. Both work
 from typing import Callable, NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from bayesgmm import linalg, mclust_models
 from bayesgmm.mclust_models import MCLUST_MODELS, MCLUST_MODELS_1D
@@ -215,6 +218,65 @@ SPHERICAL = DIAG._replace(
 )
 
 FAMILIES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
+
+#: scikit-learn's four types as :func:`project` numbers them. On small data one compiled EM
+#: program fits all four: the full family, its M-step's covariances projected onto the type
+#: given as a traced number (:func:`bayesgmm.em.shares_program`).
+STRUCTURES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
+
+
+def project(covariances, structure, n_k):
+    """Full covariances onto scikit-learn's type number ``structure`` (:data:`STRUCTURES`).
+
+    The maximum-likelihood covariances of the constrained types are functions of the full
+    ones, ``reg_covar`` included: the diagonal (diag), the mean diagonal entry (spherical),
+    the count-weighted average over components (tied, each component holding the copy).
+    Every candidate is computed (a few K d^2 numbers) and ``structure`` picks one.
+
+    Parameters
+    ----------
+    covariances : array, shape (K, d, d)
+    structure : int array, shape ()
+    n_k : array, shape (K,)
+        Component counts, zero on padded components (no share of the tied average).
+
+    Returns
+    -------
+    array, shape (K, d, d)
+    """
+    eye = jnp.eye(covariances.shape[-1], dtype=covariances.dtype)
+    variances = jnp.diagonal(covariances, axis1=-2, axis2=-1)
+    pooled = linalg.einsum("k,kde->de", n_k / n_k.sum(), covariances)
+    candidates = (covariances, jnp.broadcast_to(pooled, covariances.shape),
+                  variances[..., None] * eye, jnp.mean(variances, axis=-1)[:, None, None] * eye)
+    return jnp.select([structure == i for i in range(len(candidates))], candidates)
+
+
+def to_full_storage(precisions_cholesky, covariance_type, n_components, n_features):
+    """scikit-learn's ``precisions_cholesky`` of ``covariance_type`` as (K, d, d) factors (the
+    tied one repeated K times), the storage of the program :func:`project` serves. NumPy
+    arrays."""
+    eye = np.eye(n_features, dtype=precisions_cholesky.dtype)
+    if covariance_type == "full":
+        return precisions_cholesky
+    if covariance_type == "tied":
+        return np.broadcast_to(precisions_cholesky, (n_components, n_features, n_features))
+    if covariance_type == "diag":
+        return precisions_cholesky[:, :, None] * eye
+    return precisions_cholesky[:, None, None] * eye
+
+
+def from_full_storage(precisions_cholesky, covariance_type):
+    """The inverse of :func:`to_full_storage` on factors that have ``covariance_type``'s
+    structure (as :func:`project`'s program makes them): (..., K, d, d) to scikit-learn's
+    shape for that type, any leading axes kept. NumPy arrays."""
+    if covariance_type == "full":
+        return precisions_cholesky
+    if covariance_type == "tied":
+        return precisions_cholesky[..., 0, :, :]
+    if covariance_type == "diag":
+        return np.diagonal(precisions_cholesky, axis1=-2, axis2=-1)
+    return precisions_cholesky[..., 0, 0]
 
 
 def _mclust_estimate(model, family):

@@ -28,7 +28,8 @@ import numpy as np
 from jax import lax
 
 from bayesgmm import density, hc, init, stats
-from bayesgmm.covariance import FAMILIES, check_em_covariance_type
+from bayesgmm.covariance import (FAMILIES, STRUCTURES, check_em_covariance_type,
+                                 from_full_storage, to_full_storage)
 from bayesgmm.params import GMMParams
 from bayesgmm.validation import check_structure, check_tol, compute_dtype
 
@@ -162,7 +163,8 @@ def keep_iterating(lower_bound, n_iter, converged, max_iter):
 
 
 def em_loop(statistics, start, covariance_type, *, tol, reg_covar, max_iter,
-            component_mask=None, trace_size=None, previous_lower_bound=None, given=None):
+            component_mask=None, trace_size=None, previous_lower_bound=None, given=None,
+            structure=None):
     """Run EM until the lower bound changes by less than ``tol``.
 
     Every trip through the loop is an M-step, then (unless EM stops there) an E-step. The
@@ -196,6 +198,9 @@ def em_loop(statistics, start, covariance_type, *, tol, reg_covar, max_iter,
     given : tuple of 3 arrays or None, optional
         With statistics as ``start``: the initial weights, means and precision factors the
         user fixed (None where not), which replace the first M-step's.
+    structure : int array, shape (), optional
+        With ``covariance_type="full"``: the scikit-learn type fitted in the full storage
+        (see :func:`bayesgmm.stats.m_step`).
 
     Returns
     -------
@@ -229,7 +234,7 @@ def em_loop(statistics, start, covariance_type, *, tol, reg_covar, max_iter,
         def m_step(params):
             return stats.m_step(total, params.means, covariance_type, reg_covar,
                                 component_mask=component_mask,
-                                previous=params.precisions_cholesky)
+                                previous=params.precisions_cholesky, structure=structure)
 
         if from_statistics:
             updated = m_step(params)
@@ -267,7 +272,8 @@ def _weighted_mean(X, sample_weight):
 
 def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar, mask, *,
                       n_components, covariance_type, max_iter, n_init, restart_batch_size,
-                      has_init, max_iter_capacity, n_init_capacity, previous_lower_bound=None):
+                      has_init, max_iter_capacity, n_init_capacity, previous_lower_bound=None,
+                      structure=None):
     """Restarts in a loop, ``restart_batch_size`` at a time under ``vmap``, each
     :func:`em_loop` from ``init_fn(key, restart_index)``, the initial responsibilities'
     statistics; the first best finite lower bound
@@ -285,7 +291,8 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
         params, bound, n_iter, trace, converged = em_loop(
             statistics, start, covariance_type, tol=tol, reg_covar=reg_covar,
             max_iter=max_iter, component_mask=mask, trace_size=max_iter_capacity,
-            previous_lower_bound=previous_lower_bound, given=None if has_init else user_init)
+            previous_lower_bound=previous_lower_bound, given=None if has_init else user_init,
+            structure=structure)
         # No iteration ran: no lower bound either (-inf, scikit-learn's), also when a warm
         # start handed the loop the previous fit's bound.
         return params, jnp.where(n_iter == 0, -jnp.inf, bound), n_iter, trace, converged
@@ -340,8 +347,9 @@ def _best_of_restarts(key, init_fn, statistics, shift, user_init, tol, reg_covar
 
 def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cholesky_init,
                  tol, reg_covar, n_active=None, previous_lower_bound=None, kmeans_centers=None,
-                 *, n_components, covariance_type, max_iter, n_init, init_params, chunk_size,
-                 restart_batch_size, has_init, max_iter_capacity=None, n_init_capacity=None):
+                 structure=None, *, n_components, covariance_type, max_iter, n_init,
+                 init_params, chunk_size, restart_batch_size, has_init, max_iter_capacity=None,
+                 n_init_capacity=None):
     """The whole EM fit, best of ``n_init`` restarts, as a traceable function (no jit).
 
     :func:`fit_em` validates its input and compiles this; :mod:`bayesgmm.selection` and
@@ -370,6 +378,11 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
         ``init_params="kmeans"``: every restart's Lloyd centres, computed beforehand by
         :func:`kmeans_starts` with the same key and data (its first K of K' centres are used),
         so that programs fitting other covariance types or K share one k-means run.
+    structure : int array, shape (), optional
+        With ``covariance_type="full"``: fit scikit-learn's type of this number
+        (:data:`bayesgmm.covariance.STRUCTURES`) in the full storage, so that one program
+        fits all four (:func:`shares_program`); the result's ``precisions_cholesky`` is
+        (K, d, d) with that type's structure (:func:`bayesgmm.covariance.from_full_storage`).
     max_iter, n_init : int, or int arrays of shape ()
         As :func:`fit_em`. Traced values need the static capacities below; :func:`fit_em`
         passes them traced, so that changing them does not compile a new program.
@@ -411,7 +424,7 @@ def fit_restarts(key, X, sample_weight, weights_init, means_init, precisions_cho
                              n_components=n_components, covariance_type=covariance_type,
                              max_iter=max_iter, n_init=n_init,
                              restart_batch_size=restart_batch_size, has_init=has_init,
-                             previous_lower_bound=previous_lower_bound,
+                             previous_lower_bound=previous_lower_bound, structure=structure,
                              **_capacities(max_iter, n_init, restart_batch_size,
                                            max_iter_capacity, n_init_capacity))
 
@@ -740,7 +753,19 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                             else pad_rows(X, sample_weight, row_bucket(n_samples)))
         weight = as_dtype(weight)
         capacities = bucketed_capacities(max_iter, n_init)
-        chunk = _chunk_size(chunk_size, X_padded.shape, n_components)
+        shared = dict(structure=None)
+        if shares_program(covariance_type, X_padded.shape[0], kmeans_bucket(n_components),
+                          n_features):
+            # scikit-learn's four types share one program on small data: the full family fits
+            # the type given as a traced number, at K padded to a bucket (not for the random
+            # start, whose draw depends on K).
+            k_fit = int(n_components) if init_params == "random" else kmeans_bucket(n_components)
+            inits = _to_shared_storage(inits, covariance_type, int(n_components), k_fit,
+                                       n_features)
+            statics.update(n_components=k_fit, covariance_type="full")
+            shared = dict(structure=np.int32(STRUCTURES[covariance_type]),
+                          n_active=np.int32(n_components))
+        chunk = _chunk_size(chunk_size, X_padded.shape, statics["n_components"])
         centres = None
         if init_params == "kmeans" and not has_init:
             # k-means in its own program, at K padded to a bucket on small data: a fit of
@@ -751,18 +776,67 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                                      n_components=k_kmeans,
                                      chunk_size=_chunk_size(chunk_size, X_padded.shape, k_kmeans),
                                      n_init_capacity=capacities["n_init_capacity"])
-        result = _fit_em(key, X_padded, weight, *inits, **warm, kmeans_centers=centres,
-                         max_iter=int(max_iter), n_init=n_init, chunk_size=chunk, **statics,
-                         **capacities)
+        result = _fit_em(key, X_padded, weight, *inits, **warm, **shared,
+                         kmeans_centers=centres, max_iter=int(max_iter), n_init=n_init,
+                         chunk_size=chunk, **statics, **capacities)
         # Cut to the documented lengths on the host (a device slice compiles per length).
         result = result._replace(
             lower_bounds=np.asarray(result.lower_bounds)[:max(int(max_iter), 1)],
             restart_lower_bounds=np.asarray(result.restart_lower_bounds)[:n_init])
+        if shared["structure"] is not None:
+            result = result._replace(params=_from_shared_storage(
+                result.params, covariance_type, int(n_components)))
     if not isinstance(result.lower_bound, jax.core.Tracer):
         finite = all(np.all(np.isfinite(np.asarray(p))) for p in result.params)
         if not finite or np.isnan(np.asarray(result.lower_bound)):
             raise fit_failed_error(dtype)
     return result
+
+
+#: Largest (rows x K x d^2), rows and K as padded, at which scikit-learn's four types share
+#: one compiled program (:func:`shares_program`).
+SHARED_PROGRAM_MAX_SIZE = 1 << 20
+
+
+def shares_program(covariance_type, n_rows, n_components, n_features):
+    """Whether :func:`fit_em` and :func:`bayesgmm.selection.bic_sweep` fit ``covariance_type``
+    in the program that scikit-learn's four types share.
+
+    On small data a fit's time is mostly the compilation of its program (about 0.5-1 s
+    each on a CPU), so one program fits all four types: the full family, whose M-step
+    projects its covariances onto the type given as a traced number
+    (:func:`bayesgmm.covariance.project`). It does (K, d, d) work where diag and spherical
+    need (K, d), so it is used only while ``n_rows * n_components * n_features**2`` is at
+    most :data:`SHARED_PROGRAM_MAX_SIZE`; larger fits have a program per type. Results
+    equal the type's own program to rounding (tests/test_shared_program.py).
+    """
+    return (covariance_type in STRUCTURES
+            and n_rows * n_components * n_features ** 2 <= SHARED_PROGRAM_MAX_SIZE)
+
+
+def _to_shared_storage(inits, covariance_type, n_components, n_padded, n_features):
+    """User starts of ``covariance_type`` and K components as the shared program's: K padded
+    to ``n_padded`` with weightless components, precision factors (K, d, d). On the host."""
+    weights, means, prec_chol, *settings = inits
+
+    def pad(a, fill):
+        a = np.asarray(a)
+        padding = np.broadcast_to(np.asarray(fill, a.dtype),
+                                  (n_padded - n_components,) + a.shape[1:])
+        return np.concatenate([a, padding])
+
+    if prec_chol is not None:
+        prec_chol = pad(to_full_storage(np.asarray(prec_chol), covariance_type, n_components,
+                                        n_features), np.eye(n_features))
+    return (None if weights is None else pad(weights, 0.0),
+            None if means is None else pad(means, 0.0), prec_chol, *settings)
+
+
+def _from_shared_storage(params, covariance_type, n_components):
+    """The shared program's parameters as ``covariance_type``'s, without the padding."""
+    weights, means, prec_chol = (np.asarray(a)[:n_components] for a in params)
+    return GMMParams(*(jax.device_put(a) for a in (
+        weights, means, from_full_storage(prec_chol, covariance_type))))
 
 
 def _chunk_size(chunk_size, shape, n_components):

@@ -267,7 +267,8 @@ def initialize(key, X, n_components, covariance_type, *, method, reg_covar, chun
                         component_mask=_component_mask(n_components, n_active))
 
 
-def from_partition(X, labels, n_components, covariance_type, *, reg_covar, n_active=None):
+def from_partition(X, labels, n_components, covariance_type, *, reg_covar, n_active=None,
+                   structure=None):
     """Initial parameters from hard classes: one M-step, as mclust starts EM from ``hc``.
 
     Parameters
@@ -281,6 +282,8 @@ def from_partition(X, labels, n_components, covariance_type, *, reg_covar, n_act
     reg_covar : float
     n_active : int array, shape (), optional
         As :func:`initialize`: the components from ``n_active`` on are padding.
+    structure : int array, shape (), optional
+        As :func:`bayesgmm.stats.m_step`.
 
     Returns
     -------
@@ -290,4 +293,5 @@ def from_partition(X, labels, n_components, covariance_type, *, reg_covar, n_act
     resp = jax.nn.one_hot(labels, n_components, dtype=X.dtype)
     shift = jnp.zeros((n_components, X.shape[1]), X.dtype)
     total = stats.from_responsibilities(X, resp, shift, covariance_type)
-    return stats.m_step(total, shift, covariance_type, reg_covar, component_mask=mask)
+    return stats.m_step(total, shift, covariance_type, reg_covar, component_mask=mask,
+                        structure=structure)

@@ -5,8 +5,9 @@ the largest K and a mask says which exist (:func:`bayesgmm.em.fit_restarts` with
 Padded components have weight exactly zero, so the shared density gives them ``-inf``: they take
 no responsibility, add nothing to the statistics or to the likelihood, and are not counted as
 parameters. A sweep over K = 1..9 and the four covariance types compiles four programs, not 36,
-and with the default k-means start a fifth that runs k-means once for every type (k-means does
-not depend on the covariance type). On large data, where fitting costs more than compiling, the
+and on small data one (scikit-learn's four types share a program there:
+:func:`bayesgmm.em.shares_program`); with the default k-means start one more runs k-means once
+for every type (k-means does not depend on the covariance type). On large data, where fitting costs more than compiling, the
 K grid is split into up to three groups per type, each padded to its own largest K
 (:func:`k_groups`). ``n_init`` and ``max_iter`` are traced: a sweep with other values reuses
 the programs.
@@ -30,7 +31,8 @@ import numpy as np
 from jax import lax
 
 from bayesgmm import density, em, hc, init, stats
-from bayesgmm.covariance import COVARIANCE_TYPES, check_em_covariance_type
+from bayesgmm.covariance import (COVARIANCE_TYPES, STRUCTURES, check_em_covariance_type,
+                                 from_full_storage)
 from bayesgmm.covariance import n_parameters as _n_parameters
 from bayesgmm.init import HOST_INIT_METHODS, INIT_METHODS
 from bayesgmm.params import GMMParams
@@ -39,8 +41,9 @@ from bayesgmm.validation import (check_choice, check_data, check_int, check_n_sa
 
 CRITERIA = ("bic", "aic", "icl", "icl_hard")
 
-#: Traces of the per-covariance-type sweep program, by covariance type. Tests read it to show
-#: that a sweep compiles once per covariance type, not once per K.
+#: Traces of the sweep program, by covariance type ("shared" for the program that
+#: scikit-learn's four types share on small data). Tests read it to show that a sweep
+#: compiles once per program, not once per K or per type.
 TRACE_COUNTS = collections.Counter()
 
 # How the K grid and the restarts are laid out inside one compiled program, by measurement on
@@ -216,10 +219,12 @@ def _log_lik_and_entropy(X, params, covariance_type, chunk_size):
     "max_components", "covariance_type", "init_params", "chunk_size", "k_batch_size",
     "restart_batch_size", "max_iter_capacity", "n_init_capacity"))
 def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, init_labels=None,
-                    kmeans_centers=None, *, max_components, covariance_type, init_params,
-                    chunk_size, k_batch_size, restart_batch_size, max_iter_capacity,
-                    n_init_capacity):
-    TRACE_COUNTS[covariance_type] += 1  # runs at trace time only
+                    kmeans_centers=None, structure=None, *, max_components, covariance_type,
+                    init_params, chunk_size, k_batch_size, restart_batch_size,
+                    max_iter_capacity, n_init_capacity):
+    # Runs at trace time only. With a structure, the full family fits scikit-learn's type of
+    # that number: the program that the four types share on small data (em.shares_program).
+    TRACE_COUNTS["shared" if structure is not None else covariance_type] += 1
 
     # Every K uses the same key, so each row equals fit_em(key, X, n_components=K, ...).
     def fit_k(args):
@@ -228,13 +233,14 @@ def _sweep_one_type(key, X, grid, tol, reg_covar, max_iter, n_init, init_labels=
         if labels is not None:  # init_params="hc": one M-step from mclust's partition
             centre = jnp.mean(X, axis=0)
             start = init.from_partition(X - centre, labels, max_components, covariance_type,
-                                        reg_covar=reg_covar, n_active=n_active)
+                                        reg_covar=reg_covar, n_active=n_active,
+                                        structure=structure)
             user_init = (start.weights, start.means + centre, start.precisions_cholesky)
         result = em.fit_restarts(
             key, X, None, *user_init, tol, reg_covar, n_active,
             n_components=max_components, covariance_type=covariance_type, max_iter=max_iter,
             n_init=n_init, init_params=init_params, chunk_size=chunk_size,
-            kmeans_centers=centers,
+            kmeans_centers=centers, structure=structure,
             restart_batch_size=restart_batch_size, has_init=labels is not None,
             max_iter_capacity=max_iter_capacity, n_init_capacity=n_init_capacity)
         # Evaluate around the data mean, as the fit itself does, for float32's sake.
@@ -278,7 +284,8 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
     negate these values to compare.
 
     Each covariance type is one compiled program that fits every K of the grid (padded to the
-    largest K; on large data up to three, see :func:`k_groups`). Every row uses the
+    largest K; on large data up to three, see :func:`k_groups`), and on small data
+    scikit-learn's four types share one (:func:`bayesgmm.em.shares_program`). Every row uses the
     same ``key``: row (type, K) equals ``fit_em(key, X, n_components=K, covariance_type=type,
     n_init=n_init, ...)``.
 
@@ -358,7 +365,10 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         labels = (None if init_labels is None
                   else init_labels[grid.index(group[0]):grid.index(group[-1]) + 1])
         args = (key, X, np.asarray(group, np.int32), *settings, labels)
-        statics = dict(max_components=group[-1], covariance_type=ctype,
+        shared = em.shares_program(ctype, n_samples, group[-1], n_features)
+        program_type = "full" if shared else ctype
+        structure = np.int32(STRUCTURES[ctype]) if shared else None
+        statics = dict(max_components=group[-1], covariance_type=program_type,
                        init_params=init_params, chunk_size=sweep_chunk,
                        k_batch_size=min(k_batch_size, len(group)),
                        restart_batch_size=restart_batch_size, **capacities)
@@ -367,13 +377,19 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
             # call below then finds it (jit shares its compiled programs with .compile()).
             abstract = jax.ShapeDtypeStruct(
                 (len(group), capacities["n_init_capacity"], group[-1], n_features), X.dtype)
-            _sweep_one_type.trace(*args, abstract, **statics).lower().compile()
+            _sweep_one_type.trace(*args, abstract, structure=structure,
+                                  **statics).lower().compile()
         centers = None if centers_task is None else centers_task.result()
-        result, log_lik, entropy, hard = _sweep_one_type(*args, centers, **statics)
+        result, log_lik, entropy, hard = _sweep_one_type(*args, centers, structure=structure,
+                                                         **statics)
         result = jax.tree.map(np.asarray, result)
+        params = _pad_components(result.params, max_components, program_type)
+        if shared:
+            params = params._replace(
+                precisions_cholesky=from_full_storage(params.precisions_cholesky, ctype))
         result = result._replace(lower_bounds=result.lower_bounds[:, :max(max_iter, 1)],
                                  restart_lower_bounds=result.restart_lower_bounds[:, :n_init],
-                                 params=_pad_components(result.params, max_components, ctype))
+                                 params=params)
         return result, log_lik, entropy, hard
 
     # The programs (k-means once per K group, then one per type and K group) are compiled and

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from bayesgmm import linalg
-from bayesgmm.covariance import FAMILIES
+from bayesgmm.covariance import FAMILIES, project
 from bayesgmm.params import GMMParams
 
 
@@ -135,7 +135,8 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
                      weight)
 
 
-def m_step(total, shift, covariance_type, reg_covar, component_mask=None, previous=None):
+def m_step(total, shift, covariance_type, reg_covar, component_mask=None, previous=None,
+           structure=None):
     """Maximum-likelihood parameters from statistics taken around ``shift`` (shape (K, d)).
 
     Empty components (deliberate, documented in :class:`bayesgmm.GaussianMixture`): as
@@ -155,12 +156,15 @@ def m_step(total, shift, covariance_type, reg_covar, component_mask=None, previo
     component_mask : bool array, shape (K,), optional
         Which components exist (model selection pads every K to the largest one). Inactive
         components get weight exactly zero, so the shared density gives them ``-inf`` and they
-        never take responsibility; their mean stays at ``shift`` and their covariance is
-        ``reg_covar * I`` (finite, never used). They add nothing to the tied covariance.
+        never take responsibility; their mean stays at ``shift`` and their covariance is the
+        identity (finite, never used). They add nothing to the tied covariance.
     previous : array, optional
         The ``precisions_cholesky`` EM stands at: mclust's iterative M-steps (VEI, VEE, VEV,
         EVE, VVE) start from it, so that the M-step never lowers the expected
         log-likelihood. Unused by the other families.
+    structure : int array, shape (), optional
+        With ``covariance_type="full"``: fit scikit-learn's type of this number instead
+        (:func:`bayesgmm.covariance.project`), in the full storage.
 
     Returns
     -------
@@ -188,6 +192,15 @@ def m_step(total, shift, covariance_type, reg_covar, component_mask=None, previo
         # The tied family divides only by the pooled count; the others divide per component.
         estimate_counts = n_k if family.name == "tied" else divisor
         covariances = family.estimate(estimate_counts, mean_shift, total.sum_xx, reg_covar)
+        if structure is not None:
+            covariances = project(covariances, structure, n_k)
+    if component_mask is not None and family.name != "tied":
+        # Padded components get the identity: a finite factor whatever reg_covar is
+        # (reg_covar * I has none at reg_covar = 0, and fit_em pads K on small data).
+        identity = jnp.eye(mean_shift.shape[1], dtype=covariances.dtype)
+        covariances = jnp.where(
+            component_mask.reshape((-1,) + (1,) * (covariances.ndim - 1)), covariances,
+            identity if covariances.ndim == 3 else 1.0)
     return GMMParams(n_k / n_k.sum(), shift + mean_shift, family.precisions_cholesky(covariances))
 
 

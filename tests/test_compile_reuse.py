@@ -106,17 +106,33 @@ def test_grid_search_over_unequal_folds_compiles_once(faithful):
     search = sklearn_model_selection.GridSearchCV(
         GaussianMixture(covariance_type="diag", random_state=0),
         {"n_components": [2], "n_init": [1, 3], "max_iter": [20, 50]}, cv=5)
+    em._fit_em.clear_cache()  # other tests may have compiled this program already
     before = programs()
     search.fit(faithful[:271])  # folds of 216 and 217 training rows
     assert programs() - before == 1
 
 
 def test_bootstrap_of_subsamples_compiles_once(faithful, rng):
+    em._fit_em.clear_cache()
     before = programs()
     for n in (150, 200, 250, 272, 1024):  # 1024: a bucket's exact size, no padding
         rows = rng.choice(len(faithful), n, replace=True)
         GaussianMixture(2, covariance_type="spherical", random_state=0).fit(faithful[rows])
     assert programs() - before == 1
+
+
+def test_small_fits_of_every_type_and_nearby_k_share_one_em_program(faithful):
+    # The three-fit script of benchmarks/latency.py, and the two other types: on small data
+    # the four scikit-learn types run in one program (em.shares_program), K padded to 4.
+    em._fit_em.clear_cache()
+    for k, covariance_type in ((3, "full"), (4, "diag"), (2, "spherical"), (4, "tied")):
+        GaussianMixture(k, covariance_type=covariance_type, n_init=10,
+                        random_state=0).fit(faithful)
+    GaussianMixture(3, random_state=0).fit(faithful[:200])
+    assert programs() == 1
+    assert em.shares_program("diag", 1024, 4, 2)
+    assert not em.shares_program("diag", em.MAX_ROW_BUCKET, 4, 2)
+    assert not em.shares_program("VVI", 1024, 4, 2)  # mclust's models keep their programs
 
 
 def test_kmeans_is_one_program_for_nearby_k_and_every_type(rng):

@@ -148,17 +148,23 @@ def test_padded_kmeans_plusplus_seeds_as_unpadded(rng, k):
     np.testing.assert_array_equal(padded[k:], 0)
 
 
-def test_sweep_compiles_once_per_covariance_type(rng):
-    X = rng.normal(size=(61, 2))  # a shape no other test sweeps, so not in the jit cache
+@pytest.mark.parametrize("shared", [True, False])
+def test_sweep_compiles_once_per_program(rng, monkeypatch, shared):
+    # Small data: one program for both types; above em.SHARED_PROGRAM_MAX_SIZE one per type.
+    if not shared:
+        monkeypatch.setattr(em, "SHARED_PROGRAM_MAX_SIZE", 0)
+    # Shapes no other test sweeps, so not in the jit cache.
+    X = rng.normal(size=(61 if shared else 63, 2))
     X[:30] += 4.0
     before = selection.TRACE_COUNTS.copy()
     kmeans_before = selection._sweep_kmeans._cache_size()
     kwargs = dict(n_components=range(1, 6), covariance_types=("diag", "spherical"))
     selection.bic_sweep(KEY, X, max_iter=37, **kwargs)
     after_first = selection.TRACE_COUNTS.copy()
-    assert after_first["diag"] - before["diag"] == 1
-    assert after_first["spherical"] - before["spherical"] == 1
-    assert sum((after_first - before).values()) == 2
+    if shared:
+        assert after_first - before == {"shared": 1}
+    else:
+        assert after_first - before == {"diag": 1, "spherical": 1}
     # k-means ran in one program, shared by both types (one K group on small data).
     assert selection._sweep_kmeans._cache_size() - kmeans_before == 1
     # New key, data, restarts and iteration cap: no retrace (n_init and max_iter are traced).
