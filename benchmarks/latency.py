@@ -8,8 +8,12 @@ Issue 12's cases, each side on the same data (Old Faithful, 272 x 2):
    user's first run), then again with that folder (the repeat run, the library's defaults).
 2. ``refit``: in one process, after a first fit, refits that change only N (271 rows),
    n_init (5) or max_iter (200): the time of each refit and how many programs it compiled.
+3. ``shared``: what the program that scikit-learn's four types share on small data
+   (``bayesgmm.em.shares_program``) costs at run time, at the largest sizes it serves
+   (padded rows x padded K x d^2 = 2^20): warm diag and spherical fits (n_init = 10) in it,
+   in the type's own program, and in scikit-learn, synthetic data, one process.
 
-Usage: python benchmarks/latency.py [--repeats 5] [--part script refit] [--x64]
+Usage: python benchmarks/latency.py [--repeats 5] [--part script refit shared] [--x64]
 Prints medians of ``--repeats`` runs and ratios to scikit-learn.
 """
 
@@ -113,6 +117,44 @@ def refit(repeats, x64):
               f"ratio {ours / sk:.2f}")
 
 
+SHARED_CASES = ((30_000, 2, 8), (16_000, 4, 4), (4_000, 8, 4), (1_000, 16, 4))  # N, d, K
+
+
+def shared(repeats, x64):
+    import jax
+    if x64:
+        jax.config.update("jax_enable_x64", True)
+    import numpy as np
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    from bayesgmm import GaussianMixture, em
+
+    limit = em.SHARED_PROGRAM_MAX_SIZE
+    print(f"\n3. Warm fits (n_init = 10) in the shared program and in the type's own, medians of "
+          f"{repeats} ({'float64' if x64 else 'default float32'}):")
+    for n, d, k in SHARED_CASES:
+        X = np.random.default_rng(0).normal(size=(n, d)) + np.repeat(
+            np.arange(k), -(-n // k))[:n, None] * 3.0
+        assert em.shares_program("diag", em.row_bucket(n), em.kmeans_bucket(k), d)
+        for ctype in ("diag", "spherical"):
+            def fit(r):
+                return GaussianMixture(k, covariance_type=ctype, n_init=10,
+                                       random_state=r).fit(X)
+            times = {}
+            for label, size in (("shared", limit), ("own", 0)):
+                em.SHARED_PROGRAM_MAX_SIZE = size
+                fit(0)  # compile
+                times[label] = statistics.median(_time(lambda: fit(r)) for r in range(repeats))
+            em.SHARED_PROGRAM_MAX_SIZE = limit
+            sk = statistics.median(_time(lambda: SkGaussianMixture(
+                k, covariance_type=ctype, n_init=10, random_state=r).fit(X))
+                for r in range(repeats))
+            print(f"   N = {n:>6}, d = {d:>2}, K = {k}, {ctype:<9}  shared "
+                  f"{times['shared'] * 1e3:7.1f} ms  own {times['own'] * 1e3:7.1f} ms  "
+                  f"(shared/own {times['shared'] / times['own']:.2f})  scikit-learn "
+                  f"{sk * 1e3:7.1f} ms")
+
+
 def _time(fn):
     start = time.perf_counter()
     fn()
@@ -123,13 +165,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--part", nargs="+", default=["script", "refit"],
-                        choices=["script", "refit"])
+                        choices=["script", "refit", "shared"])
     parser.add_argument("--x64", action="store_true", help="bayesgmm in float64")
     args = parser.parse_args()
     if "script" in args.part:
         script(args.repeats, args.x64)
     if "refit" in args.part:
         refit(args.repeats, args.x64)
+    if "shared" in args.part:
+        shared(args.repeats, args.x64)
 
 
 if __name__ == "__main__":
