@@ -252,18 +252,19 @@ def project(covariances, structure, n_k):
     return jnp.select([structure == i for i in range(len(candidates))], candidates)
 
 
-def to_full_storage(precisions_cholesky, covariance_type, n_components, n_features):
-    """scikit-learn's ``precisions_cholesky`` of ``covariance_type`` as (K, d, d) factors (the
-    tied one repeated K times), the storage of the program :func:`project` serves. NumPy
-    arrays."""
-    eye = np.eye(n_features, dtype=precisions_cholesky.dtype)
-    if covariance_type == "full":
-        return precisions_cholesky
+def to_full_storage(a, covariance_type, n_components, n_features):
+    """One of scikit-learn's per-type arrays (``precisions_cholesky``, precisions or
+    covariances) as (K, d, d) matrices: diagonal ones for diag and spherical, the tied one
+    repeated K times; mclust's models by their storage. It is the storage of the program
+    :func:`project` serves. NumPy in, NumPy out (host code then compiles nothing); JAX
+    arrays, traced ones too, likewise."""
+    xp = np if isinstance(a, np.ndarray) else jnp
+    if a.ndim == 3:  # full storage
+        return a
     if covariance_type == "tied":
-        return np.broadcast_to(precisions_cholesky, (n_components, n_features, n_features))
-    if covariance_type == "diag":
-        return precisions_cholesky[:, :, None] * eye
-    return precisions_cholesky[:, None, None] * eye
+        return xp.broadcast_to(a, (n_components, n_features, n_features))
+    eye = xp.eye(n_features, dtype=a.dtype)
+    return (a[:, :, None] if a.ndim == 2 else a[:, None, None]) * eye
 
 
 def from_full_storage(precisions_cholesky, covariance_type):

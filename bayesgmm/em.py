@@ -753,7 +753,7 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                             else pad_rows(X, sample_weight, row_bucket(n_samples)))
         weight = as_dtype(weight)
         capacities = bucketed_capacities(max_iter, n_init)
-        shared = dict(structure=None)
+        structure = n_active = None
         if shares_program(covariance_type, X_padded.shape[0], kmeans_bucket(n_components),
                           n_features):
             # scikit-learn's four types share one program on small data: the full family fits
@@ -763,8 +763,8 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
             inits = _to_shared_storage(inits, covariance_type, int(n_components), k_fit,
                                        n_features)
             statics.update(n_components=k_fit, covariance_type="full")
-            shared = dict(structure=np.int32(STRUCTURES[covariance_type]),
-                          n_active=np.int32(n_components))
+            structure = np.int32(STRUCTURES[covariance_type])
+            n_active = np.int32(n_components)
         chunk = _chunk_size(chunk_size, X_padded.shape, statics["n_components"])
         centres = None
         if init_params == "kmeans" and not has_init:
@@ -776,14 +776,14 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                                      n_components=k_kmeans,
                                      chunk_size=_chunk_size(chunk_size, X_padded.shape, k_kmeans),
                                      n_init_capacity=capacities["n_init_capacity"])
-        result = _fit_em(key, X_padded, weight, *inits, **warm, **shared,
-                         kmeans_centers=centres, max_iter=int(max_iter), n_init=n_init,
-                         chunk_size=chunk, **statics, **capacities)
+        result = _fit_em(key, X_padded, weight, *inits, **warm, n_active=n_active,
+                         structure=structure, kmeans_centers=centres, max_iter=int(max_iter),
+                         n_init=n_init, chunk_size=chunk, **statics, **capacities)
         # Cut to the documented lengths on the host (a device slice compiles per length).
         result = result._replace(
             lower_bounds=np.asarray(result.lower_bounds)[:max(int(max_iter), 1)],
             restart_lower_bounds=np.asarray(result.restart_lower_bounds)[:n_init])
-        if shared["structure"] is not None:
+        if structure is not None:
             result = result._replace(params=_from_shared_storage(
                 result.params, covariance_type, int(n_components)))
     if not isinstance(result.lower_bound, jax.core.Tracer):

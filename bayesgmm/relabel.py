@@ -17,7 +17,7 @@ import numpy as np
 from jax import lax
 
 from bayesgmm import density, linalg
-from bayesgmm.covariance import FAMILIES
+from bayesgmm.covariance import FAMILIES, to_full_storage
 from bayesgmm.params import GMMParams
 
 
@@ -26,16 +26,9 @@ def dense_matrices(precisions_cholesky, covariance_type, n_components, n_feature
     """Precision and covariance matrices, both of shape (K, d, d), for any covariance type
     (one compiled program, also when called from host code)."""
     family = FAMILIES[covariance_type]
-    shape = (n_components, n_features, n_features)
-    eye = jnp.eye(n_features, dtype=precisions_cholesky.dtype)
-    precision = family.precisions(precisions_cholesky)
-    covariance = family.covariances(precisions_cholesky)
-    if covariance_type == "diag":
-        precision, covariance = precision[..., None] * eye, covariance[..., None] * eye
-    elif covariance_type == "spherical":
-        precision = precision[:, None, None] * eye
-        covariance = covariance[:, None, None] * eye
-    return jnp.broadcast_to(precision, shape), jnp.broadcast_to(covariance, shape)
+    return tuple(to_full_storage(a, covariance_type, n_components, n_features)
+                 for a in (family.precisions(precisions_cholesky),
+                           family.covariances(precisions_cholesky)))
 
 
 def mahalanobis_costs(means, reference_means, reference_precisions):

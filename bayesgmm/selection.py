@@ -7,10 +7,10 @@ no responsibility, add nothing to the statistics or to the likelihood, and are n
 parameters. A sweep over K = 1..9 and the four covariance types compiles four programs, not 36,
 and on small data one (scikit-learn's four types share a program there:
 :func:`bayesgmm.em.shares_program`); with the default k-means start one more runs k-means once
-for every type (k-means does not depend on the covariance type). On large data, where fitting costs more than compiling, the
-K grid is split into up to three groups per type, each padded to its own largest K
-(:func:`k_groups`). ``n_init`` and ``max_iter`` are traced: a sweep with other values reuses
-the programs.
+for every type (k-means does not depend on the covariance type). On large data, where fitting
+costs more than compiling, the K grid is split into up to three groups per type, each padded to
+its own largest K (:func:`k_groups`). ``n_init`` and ``max_iter`` are traced: a sweep with
+other values reuses the programs.
 
 Sign convention: scikit-learn's, ``BIC = -2 log L + p log N``, lower is better. R's mclust
 reports ``2 log L - p log N`` (higher is better): the same numbers with the opposite sign.

@@ -58,16 +58,13 @@ def test_full_storage_round_trip(rng, covariance_type):
     if len(shape) == 3 or covariance_type == "tied":
         prec = np.tril(prec)
     full = covariance.to_full_storage(prec, covariance_type, 3, 2)
-    assert full.shape == (3, 2, 2)
+    assert isinstance(full, np.ndarray) and full.shape == (3, 2, 2)
     np.testing.assert_array_equal(covariance.from_full_storage(full, covariance_type), prec)
-    # The dense precision matrices are the type's.
-    family = covariance.FAMILIES[covariance_type]
-    dense = np.broadcast_to(covariance._matrix_precisions(jnp.asarray(full)), (3, 2, 2))
-    expected = family.precisions(jnp.asarray(prec))
-    if covariance_type in ("diag", "spherical"):
-        expected = np.asarray(expected)[..., None] * np.eye(2) if covariance_type == "diag" \
-            else np.asarray(expected)[:, None, None] * np.eye(2)
-    np.testing.assert_allclose(dense, np.broadcast_to(expected, (3, 2, 2)), rtol=1e-14)
+    # The full family reads the stored factors as the type's precision matrices.
+    precisions = covariance.FAMILIES[covariance_type].precisions(jnp.asarray(prec))
+    np.testing.assert_allclose(
+        covariance.FULL.precisions(jnp.asarray(full)),
+        covariance.to_full_storage(precisions, covariance_type, 3, 2), rtol=1e-14)
 
 
 def assert_same_fit(shared, own, rtol):
@@ -142,3 +139,14 @@ def test_sweep_in_the_shared_program_equals_the_per_type_programs(faithful, monk
             for x, y in zip(a.fits[ctype].params, b.fits[ctype].params):
                 assert x.shape == y.shape
                 np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+
+
+def test_full_storage_of_mclust_models_follows_their_storage(rng):
+    # VVI is stored as diag (K, d), VII as spherical (K,), EEE as K full copies.
+    diag, spherical = rng.uniform(0.5, 2, (3, 2)), rng.uniform(0.5, 2, 3)
+    np.testing.assert_array_equal(covariance.to_full_storage(diag, "VVI", 3, 2),
+                                  covariance.to_full_storage(diag, "diag", 3, 2))
+    np.testing.assert_array_equal(covariance.to_full_storage(spherical, "VII", 3, 2),
+                                  covariance.to_full_storage(spherical, "spherical", 3, 2))
+    full = rng.uniform(size=(3, 2, 2))
+    assert covariance.to_full_storage(full, "EEE", 3, 2) is full
