@@ -638,8 +638,9 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
     sample_weight : array, shape (N,), optional
         Non-negative frequency weights: a weight of 2 counts a row twice.
     chunk_size : int, optional
-        Rows per chunk of the E-step; memory is O(chunk_size * K * d). Default: about
-        2**17 / (K d) rows. k-means, whose arrays are (rows, K), takes ``8 d`` times as many.
+        Rows per chunk of the E-step; memory is O(chunk_size * K * d). Default on a CPU: about
+        4 MiB of (rows, K, d) work (2**19 / (K d) rows in float64, twice that in float32).
+        k-means, whose arrays are (rows, K), takes ``8 d`` times as many.
     restart_batch_size : int
         Restarts run ``restart_batch_size`` at a time under ``vmap`` and the batches one after
         another. 1 (the default) runs them sequentially, which is faster on CPU: a batched
@@ -737,14 +738,14 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         result = _fit_em_sharded(key, X_sharded, weight_sharded, *inits, **warm, mesh=mesh,
                                  sample_axes=sample_axes, n_samples=n_samples,
                                  weighted=sample_weight is not None, max_iter=int(max_iter),
-                                 n_init=n_init, chunk_size=_chunk_size(chunk_size, X.shape,
+                                 n_init=n_init, chunk_size=_chunk_size(chunk_size, X,
                                                                        n_components),
                                  **statics)
     elif isinstance(X, jax.core.Tracer):
         # Under the caller's jit the shapes are the caller's: no padding, exact capacities.
         result = _fit_em(
             key, X, as_dtype(sample_weight), *inits, **warm, max_iter=int(max_iter),
-            n_init=n_init, chunk_size=_chunk_size(chunk_size, X.shape, n_components), **statics,
+            n_init=n_init, chunk_size=_chunk_size(chunk_size, X, n_components), **statics,
             **_capacities(max_iter, n_init, statics["restart_batch_size"], None, None))
     else:
         # One program per row bucket and capacity: padding rows weigh zero, and max_iter and
@@ -765,7 +766,7 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
             statics.update(n_components=k_fit, covariance_type="full")
             structure = np.int32(STRUCTURES[covariance_type])
             n_active = np.int32(n_components)
-        chunk = _chunk_size(chunk_size, X_padded.shape, statics["n_components"])
+        chunk = _chunk_size(chunk_size, X_padded, statics["n_components"])
         centres = None
         if init_params == "kmeans" and not has_init:
             # k-means in its own program, at K padded to a bucket on small data: a fit of
@@ -774,7 +775,7 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                         else int(n_components))
             centres = _kmeans_starts(key, X_padded, weight, n_init, np.int32(n_components),
                                      n_components=k_kmeans,
-                                     chunk_size=_chunk_size(chunk_size, X_padded.shape, k_kmeans),
+                                     chunk_size=_chunk_size(chunk_size, X_padded, k_kmeans),
                                      n_init_capacity=capacities["n_init_capacity"])
         result = _fit_em(key, X_padded, weight, *inits, **warm, n_active=n_active,
                          structure=structure, kmeans_centers=centres, max_iter=int(max_iter),
@@ -839,10 +840,10 @@ def _from_shared_storage(params, covariance_type, n_components):
         weights, means, from_full_storage(prec_chol, covariance_type))))
 
 
-def _chunk_size(chunk_size, shape, n_components):
-    n_samples = shape[0]
+def _chunk_size(chunk_size, X, n_components):
+    n_samples = X.shape[0]
     if chunk_size is None:
-        chunk_size = stats.default_chunk_size(n_samples, n_components, shape[1])
+        chunk_size = stats.default_chunk_size(n_samples, n_components, X.shape[1], X.dtype)
         # A chunk that divides the rows leaves no remainder chunk, whose code XLA would
         # compile a second time (row buckets are multiples of large powers of two).
         divisor = n_samples & -n_samples

@@ -188,7 +188,7 @@ def _initial_params(key, X, sample_weight, reg_covar, *, n_components, covarianc
     params = init.initialize(key, X - centre, n_components, covariance_type, method=init_params,
                              reg_covar=reg_covar, sample_weight=sample_weight,
                              chunk_size=stats.default_chunk_size(X.shape[0], n_components,
-                                                                 X.shape[1]))
+                                                                 X.shape[1], X.dtype))
     return params._replace(means=params.means + centre)
 
 
@@ -360,7 +360,7 @@ def online_step(state, X_batch, sample_weight=None, *, covariance_type, reg_cova
     size = _padded_size(n)
     X, w = _pad(np, X, w, size) if xp is np else _pad_jax(X, w, size)
     if chunk_size is None:
-        chunk_size = stats.default_chunk_size(size, n_components, n_features)
+        chunk_size = stats.default_chunk_size(size, n_components, n_features, dtype)
     hyper = np.array([reg_covar, learning_decay, learning_offset, warmup], dtype)
     new, checks = _online_step(state, X, w, hyper, covariance_type=covariance_type,
                                chunk_size=int(min(chunk_size, size)))

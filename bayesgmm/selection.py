@@ -346,7 +346,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         init_labels = jnp.asarray(hc.initial_partitions(np.asarray(X), grid), jnp.int32)
         n_init = 1
     if chunk_size is None:
-        chunk_size = stats.default_chunk_size(n_samples, max_components, n_features)
+        chunk_size = stats.default_chunk_size(n_samples, max_components, n_features, X.dtype)
     dtype = X.dtype
     restart_batch_size = min(restart_batch_size, n_init)
     settings = (np.asarray(tol, dtype), np.asarray(reg_covar, dtype), max_iter, n_init)

@@ -88,7 +88,7 @@ def per_iteration(n_samples, n_features, n_components, dtype, repeats):
     params = gmm_params.from_covariances(start["weights"].astype(dtype),
                                          start["means"].astype(dtype),
                                          start["covariances"].astype(dtype), "full")
-    chunk = stats.default_chunk_size(n_samples, n_components, n_features)
+    chunk = stats.default_chunk_size(n_samples, n_components, n_features, dtype)
 
     @jax.jit
     def iteration(X, params):

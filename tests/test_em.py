@@ -88,12 +88,16 @@ def test_float32_moments_all_components_at_once_equal_one_at_a_time(rng):
 
 
 def test_default_chunk_size_is_larger_on_accelerators(monkeypatch):
-    assert stats.default_chunk_size(1_000_000, 16, 16) == 512
-    assert stats.default_chunk_size(300, 16, 16) == 300
-    assert stats.default_chunk_size(1_000_000, 3, 2) == 16_384
+    # On a CPU about 4 MiB of (rows, K, d) work: 2**19 float64 or 2**20 float32 entries.
+    assert stats.default_chunk_size(1_000_000, 16, 16, np.float64) == 2048
+    assert stats.default_chunk_size(1_000_000, 16, 16, np.float32) == 4096
+    assert stats.default_chunk_size(300, 16, 16, np.float64) == 300
+    assert stats.default_chunk_size(1_000_000, 3, 2, np.float64) == 65_536
+    assert stats.default_chunk_size(1_000_000, 64, 64, np.float64) == 256  # the floor
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert stats.default_chunk_size(1_000_000, 16, 16) == 32_768
-    assert stats.default_chunk_size(1_000_000, 3, 2) == 1_000_000  # 2**20 rows > N
+    for dtype in (np.float32, np.float64):
+        assert stats.default_chunk_size(1_000_000, 16, 16, dtype) == 32_768
+        assert stats.default_chunk_size(1_000_000, 3, 2, dtype) == 1_000_000  # 2**20 > N
 
 
 def test_chunked_fit_equals_unchunked(faithful):

@@ -613,7 +613,7 @@ def init_state(key, X, priors, *, k_max, k_init):
     """
     n_obs, d = X.shape
     dtype = X.dtype
-    centres = init.kmeans(key, X, k_init, chunk_size=default_chunk_size(n_obs, k_init, d))
+    centres = init.kmeans(key, X, k_init, chunk_size=default_chunk_size(n_obs, k_init, d, dtype))
     C0 = priors.g0 * jnp.linalg.inv(priors.G0)
     # Components beyond k_init are inactive (weight 0): any finite values serve, and the
     # first sweep draws those it activates from their prior.
