@@ -639,8 +639,9 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
         Non-negative frequency weights: a weight of 2 counts a row twice.
     chunk_size : int, optional
         Rows per chunk of the E-step; memory is O(chunk_size * K * d). Default on a CPU: about
-        4 MiB of (rows, K, d) work (2**19 / (K d) rows in float64, twice that in float32).
-        k-means, whose arrays are (rows, K), takes ``8 d`` times as many.
+        4 MiB of (rows, K, d) work (2**19 / (K d) rows in float64, twice that in float32),
+        32 MiB for diag and spherical (``stats.default_chunk_size``). k-means, whose arrays
+        are (rows, K), takes ``8 d`` times as many, up to 32 MiB.
     restart_batch_size : int
         Restarts run ``restart_batch_size`` at a time under ``vmap`` and the batches one after
         another. 1 (the default) runs them sequentially, which is faster on CPU: a batched
@@ -739,13 +740,15 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
                                  sample_axes=sample_axes, n_samples=n_samples,
                                  weighted=sample_weight is not None, max_iter=int(max_iter),
                                  n_init=n_init, chunk_size=_chunk_size(chunk_size, X,
-                                                                       n_components),
+                                                                       n_components,
+                                                                       covariance_type),
                                  **statics)
     elif isinstance(X, jax.core.Tracer):
         # Under the caller's jit the shapes are the caller's: no padding, exact capacities.
         result = _fit_em(
             key, X, as_dtype(sample_weight), *inits, **warm, max_iter=int(max_iter),
-            n_init=n_init, chunk_size=_chunk_size(chunk_size, X, n_components), **statics,
+            n_init=n_init, chunk_size=_chunk_size(chunk_size, X, n_components, covariance_type),
+            **statics,
             **_capacities(max_iter, n_init, statics["restart_batch_size"], None, None))
     else:
         # One program per row bucket and capacity: padding rows weigh zero, and max_iter and
@@ -766,7 +769,8 @@ def fit_em(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_covar=
             statics.update(n_components=k_fit, covariance_type="full")
             structure = np.int32(STRUCTURES[covariance_type])
             n_active = np.int32(n_components)
-        chunk = _chunk_size(chunk_size, X_padded, statics["n_components"])
+        chunk = _chunk_size(chunk_size, X_padded, statics["n_components"],
+                            statics["covariance_type"])
         centres = None
         if init_params == "kmeans" and not has_init:
             # k-means in its own program, at K padded to a bucket on small data: a fit of
@@ -840,10 +844,11 @@ def _from_shared_storage(params, covariance_type, n_components):
         weights, means, from_full_storage(prec_chol, covariance_type))))
 
 
-def _chunk_size(chunk_size, X, n_components):
+def _chunk_size(chunk_size, X, n_components, covariance_type="full"):
     n_samples = X.shape[0]
     if chunk_size is None:
-        chunk_size = stats.default_chunk_size(n_samples, n_components, X.shape[1], X.dtype)
+        chunk_size = stats.default_chunk_size(n_samples, n_components, X.shape[1], X.dtype,
+                                              covariance_type)
         # A chunk that divides the rows leaves no remainder chunk, whose code XLA would
         # compile a second time (row buckets are multiples of large powers of two).
         divisor = n_samples & -n_samples

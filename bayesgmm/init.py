@@ -124,7 +124,7 @@ def kmeans(key, X, n_components, *, sample_weight=None, max_iter=300, tol=1e-4, 
     others never receive a row and never move.
 
     ``chunk_size`` is the E-step's (rows of (rows, K, d) work); k-means forms only (rows, K)
-    arrays and takes ``8 d`` times as many rows per chunk.
+    arrays and takes ``8 d`` times as many rows per chunk, up to 32 MiB of them.
 
     Returns
     -------
@@ -133,7 +133,9 @@ def kmeans(key, X, n_components, *, sample_weight=None, max_iter=300, tol=1e-4, 
     # Each chunk is one iteration of an XLA while loop, which costs ~25 us on a CPU: with the
     # E-step's 1024-row chunks that overhead was most of Lloyd's time (N = 1e5, d = 8,
     # K = 5..9 x 10 restarts, 2-core CPU: 5.7 s; one 1e5-row chunk: 2.1 s).
-    chunk_size = int(min(X.shape[0], chunk_size * 8 * X.shape[1]))
+    # The bound matters for the diagonal families, whose E-step chunks are 8 times larger.
+    most = max(chunk_size, (32 << 20) // (n_components * jnp.dtype(X.dtype).itemsize))
+    chunk_size = int(min(X.shape[0], chunk_size * 8 * X.shape[1], most))
     w = jnp.ones(X.shape[0], X.dtype) if sample_weight is None else sample_weight
     mean = jnp.sum(w[:, None] * X, 0) / jnp.sum(w)
     threshold = tol * jnp.mean(jnp.sum(w[:, None] * (X - mean) ** 2, 0) / jnp.sum(w))

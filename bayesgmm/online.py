@@ -360,7 +360,8 @@ def online_step(state, X_batch, sample_weight=None, *, covariance_type, reg_cova
     size = _padded_size(n)
     X, w = _pad(np, X, w, size) if xp is np else _pad_jax(X, w, size)
     if chunk_size is None:
-        chunk_size = stats.default_chunk_size(size, n_components, n_features, dtype)
+        chunk_size = stats.default_chunk_size(size, n_components, n_features, dtype,
+                                              covariance_type)
     hyper = np.array([reg_covar, learning_decay, learning_offset, warmup], dtype)
     new, checks = _online_step(state, X, w, hyper, covariance_type=covariance_type,
                                chunk_size=int(min(chunk_size, size)))

@@ -404,7 +404,8 @@ def fit_em_chunks(key, chunks, *, n_components, covariance_type="full", tol=1e-3
     shift = jnp.asarray(survey.total / survey.weight, dtype)
     reg = jnp.asarray(reg_covar, dtype)
     if chunk_size is None:
-        chunk_size = stats.default_chunk_size(n_rows, n_components, n_features, dtype)
+        chunk_size = stats.default_chunk_size(n_rows, n_components, n_features, dtype,
+                                              covariance_type)
     if block_rows is None:
         block_rows = max(chunk_size, (1 << 22) // n_features)
     block_rows = min(check_int("block_rows", block_rows), n_rows)

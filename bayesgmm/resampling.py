@@ -116,7 +116,8 @@ def fit_em_batch(key, X, *, n_components, covariance_type="full", tol=1e-3, reg_
                         for a in (weights_init, means_init, precisions_cholesky_init))
     has_init = all(a is not None for a in init_values)
     if chunk_size is None:
-        chunk_size = stats.default_chunk_size(n_samples, n_components, n_features, X.dtype)
+        chunk_size = stats.default_chunk_size(n_samples, n_components, n_features, X.dtype,
+                                              covariance_type)
     return _fit_batch(
         jax.random.split(key, n_batch), X, sample_weight, *init_values,
         np.asarray(tol, X.dtype), np.asarray(reg_covar, X.dtype),
@@ -259,7 +260,8 @@ def bootstrap(key, X, n_boot, *, n_components, covariance_type="full", level=0.9
                      tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init,
                      init_params=init_params, chunk_size=chunk_size)
     if chunk_size is None:
-        chunk_size = stats.default_chunk_size(n_samples, n_components, n_features, X.dtype)
+        chunk_size = stats.default_chunk_size(n_samples, n_components, n_features, X.dtype,
+                                              covariance_type)
     start = tuple(full.params) if init == "full_fit" else (None, None, None)
     has_init = init == "full_fit"
     fits = _bootstrap_fits(

@@ -345,8 +345,11 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         # from its partition (n_init restarts would repeat the same start).
         init_labels = jnp.asarray(hc.initial_partitions(np.asarray(X), grid), jnp.int32)
         n_init = 1
-    if chunk_size is None:
-        chunk_size = stats.default_chunk_size(n_samples, max_components, n_features, X.dtype)
+    def chunk_for(covariance_type):
+        size = (stats.default_chunk_size(n_samples, max_components, n_features, X.dtype,
+                                         covariance_type) if chunk_size is None else chunk_size)
+        return int(min(size, n_samples))
+
     dtype = X.dtype
     restart_batch_size = min(restart_batch_size, n_init)
     settings = (np.asarray(tol, dtype), np.asarray(reg_covar, dtype), max_iter, n_init)
@@ -354,11 +357,10 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
 
     start = time.perf_counter()
     groups = k_groups(grid, n_samples, n_features)
-    sweep_chunk = int(min(chunk_size, n_samples))
 
     def kmeans_centers(group):
         return _sweep_kmeans(key, X, np.asarray(group, np.int32), n_init,
-                             max_components=group[-1], chunk_size=sweep_chunk,
+                             max_components=group[-1], chunk_size=chunk_for("full"),
                              n_init_capacity=capacities["n_init_capacity"])
 
     def fit_group(ctype, group, centers_task):
@@ -369,7 +371,7 @@ def bic_sweep(key, X, *, n_components=range(1, 10), covariance_types=COVARIANCE_
         program_type = "full" if shared else ctype
         structure = np.int32(STRUCTURES[ctype]) if shared else None
         statics = dict(max_components=group[-1], covariance_type=program_type,
-                       init_params=init_params, chunk_size=sweep_chunk,
+                       init_params=init_params, chunk_size=chunk_for(program_type),
                        k_batch_size=min(k_batch_size, len(group)),
                        restart_batch_size=restart_batch_size, **capacities)
         if centers_task is not None and not centers_task.done():

@@ -94,9 +94,11 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
         # shifted, so the rounding error grows with |m_k| / sigma_k: float64 absorbs it (1e-14
         # at 100 sigma), float32 would not, and keeps the per-component loop below.
         # Per pass (N = 2^20, float64, 2-core Xeon): K = d = 16 460 -> 240 ms, K = 9, d = 12
-        # 172 -> 134 ms, d = 8 114 -> 103 ms against that loop. The (N, K, d) layout, its
-        # rows contracted in the product, took 484 ms per EM iteration against 524 ms for a
-        # transposed (K d, N) one (N = 1e6, d = K = 16, 2,048-row chunks, 2-core AMD EPYC).
+        # 172 -> 134 ms, d = 8 114 -> 103 ms against that loop. This (N, K d) layout, its
+        # rows contracted in the product, took 529-542 ms per EM iteration in 512-row chunks
+        # and 499-531 ms in 2,048-row chunks, against 680-714 and 543-603 ms for the
+        # transposed (K d, N) layout used before (N = 1e6, d = K = 16, 2-core AMD EPYC, two
+        # interleaved runs).
         weighted_diff = (resp[:, :, None] * (X[:, None, :] - shift[None])).reshape(
             X.shape[0], n_components * n_features)  # (N, K d)
         with_ones = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
@@ -245,24 +247,43 @@ def reduce_chunks(chunk_fn, X, sample_weight, chunk_size):
     return total
 
 
-def default_chunk_size(n_samples, n_components, n_features, dtype):
+def default_chunk_size(n_samples, n_components, n_features, dtype, covariance_type="full"):
     """Rows per chunk: a power of two of at least 256 (``n_samples`` where that is fewer).
 
-    - On a CPU: near 4 MiB of (rows, K, d) work per chunk, 2**19 entries in float64 and 2**20
-      in float32. One EM iteration (N = 1e6, d = K = 16, full, medians of 11 interleaved
-      calls, 2-core AMD EPYC with AVX-512): float64 748 / 640 / 581 / 650 / 825 ms at 512 /
-      1,024 / 2,048 / 4,096 / 8,192 rows, float32 684 / 590 / 561 / 405 / 403 ms. Smaller
-      chunks pay a fixed cost per chunk (each is a while-loop trip and a few small GEMMs:
-      XLA's (rows, 16) @ (16, 256) product ran at 42 GFLOP/s at 512 rows and 63 at 2,048),
-      larger ones spill the caches. An earlier rule of 2**17 entries (512 rows here) was
-      measured on a Xeon, where 512 to 2,048 rows were within 5%.
+    - On a CPU: near 4 MiB of (rows, K, d) work per chunk for the families with (d, d)
+      moments (full, tied, mclust's full-storage models), 2**19 entries in float64 and 2**20
+      in float32; 32 MiB for the diagonal families, whose chunks are elementwise work only.
+      One EM iteration (N = 1e6, d = K = 16, medians of 11 interleaved calls, two runs,
+      2-core AMD EPYC with AVX-512):
+
+      - full, float64, at 512 / 1,024 / 2,048 / 4,096 rows: 512-535 / 516-559 / 488-518 /
+        506-541 ms; float32 (one component at a time, below) at 512 / 2,048 / 4,096 /
+        8,192 rows: 652-655 / 542-552 / 407-412 / 390-415 ms. Smaller chunks pay a fixed
+        cost per chunk (a while-loop trip, and small GEMMs: XLA's (rows, 16) @ (16, 256)
+        product ran at 42 GFLOP/s at 512 rows and 63 at 2,048), larger ones spill the
+        caches (float64: 589 ms at 8,192 rows, 949 at 16,384, against 540 at 2,048).
+      - diag, float64: 519 ms at 512 rows, 482 at 2,048, 311 at 8,192, 279 at 32,768;
+        spherical, float32: 524 / 432 / 337 / 291 ms at 512 / 2,048 / 8,192 / 32,768.
+
+      An earlier rule of 2**17 entries (512 rows here) was measured on a Xeon, where full
+      fits in 512 to 2,048 rows were within 5%.
     - Where JAX's default backend is an accelerator: near 2**23 / (K d) rows. A chunk there
       is a few kernels run one after another, and small ones leave the device idle: one EM
       iteration (N = 1e6, d = K = 16, float64, an H200 GPU) took 41.7 ms in chunks of 512
       rows, 7.7 ms in 4,096, 4.2 ms in 32,768 (the size chosen) and 3.8 ms in 262,144. At
       2**23 entries a (rows, K, d) temporary takes 64 MB in float64.
+
+    Parameters
+    ----------
+    n_samples, n_components, n_features : int
+    dtype : dtype of the data
+    covariance_type : str
+        Any of bayesgmm's covariance types or mclust's models.
     """
-    entries = ((1 << 22) // jnp.dtype(dtype).itemsize if jax.default_backend() == "cpu"
-               else (1 << 23))
+    if jax.default_backend() == "cpu":
+        budget = (4 if _matrix_moment(FAMILIES[covariance_type]) else 32) << 20
+        entries = budget // jnp.dtype(dtype).itemsize
+    else:
+        entries = 1 << 23
     rows = max(256, entries // max(1, n_components * n_features))
     return int(min(n_samples, 1 << (rows.bit_length() - 1)))

@@ -3,18 +3,20 @@
 Prints medians over repeats and ratios (the machines are shared and noisy: read the ratios,
 not the absolute times):
 
-1. time per EM iteration after compilation (full covariance, default N = 1,000,000, d = 16,
-   K = 16), float64 and float32: scikit-learn's ``_e_step`` + ``_m_step`` against one compiled
-   bayesgmm iteration (E-step statistics in chunks + M-step);
-2. the achieved floating-point rate of that iteration, counting 4 N K d^2 (E-step products and
-   M-step second moments), as a fraction of this machine's matrix-multiply rate measured in
-   the same run;
+1. time per EM iteration after compilation (full covariance unless ``--covariance-type``
+   says otherwise, default N = 1,000,000, d = 16, K = 16), float64 and float32: scikit-learn's
+   ``_e_step`` + ``_m_step`` against one compiled bayesgmm iteration (E-step statistics in
+   chunks + M-step);
+2. for full covariances, the achieved floating-point rate of that iteration, counting
+   4 N K d^2 (E-step products and M-step second moments), as a fraction of this machine's
+   matrix-multiply rate measured in the same run;
 3. a cold end-to-end ``fit`` (n_init=10) on Old Faithful including compilation, each side in a
    fresh interpreter;
 4. peak resident memory of a float32 fit with N = 10,000,000, d = 16, K = 16 (3 iterations),
    bayesgmm and scikit-learn each in a fresh interpreter (``--skip-memory`` to leave it out).
 
 Usage: python benchmarks/em_vs_sklearn.py [--n-samples N] [--repeats R] [--skip-memory]
+       [--covariance-type {full,tied,diag,spherical}]
 """
 
 import argparse
@@ -39,6 +41,14 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture  # noqa: E402
 from bayesgmm import em, params as gmm_params, stats  # noqa: E402
 
 
+def sk_precisions_cholesky(covariances, covariance_type):
+    """scikit-learn's precisions_cholesky_ of the covariances (as its _compute_precision_cholesky)."""
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / np.sqrt(covariances)
+    chol = np.linalg.cholesky(covariances)
+    return np.linalg.inv(chol).swapaxes(-1, -2)
+
+
 def median_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -48,15 +58,18 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
-def make_data(n_samples, n_features, n_components, dtype, seed=0):
+def make_data(n_samples, n_features, n_components, dtype, seed=0, covariance_type="full"):
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=4.0, size=(n_components, n_features))
     labels = rng.integers(0, n_components, n_samples)
     X = (centres[labels] + rng.normal(size=(n_samples, n_features))).astype(dtype)
     start = dict(weights=np.full(n_components, 1.0 / n_components),
                  means=centres + rng.normal(scale=0.5, size=centres.shape),
-                 covariances=np.broadcast_to(np.eye(n_features),
-                                             (n_components, n_features, n_features)).copy())
+                 covariances={"full": np.broadcast_to(np.eye(n_features),
+                                                      (n_components, n_features, n_features)),
+                              "tied": np.eye(n_features),
+                              "diag": np.ones((n_components, n_features)),
+                              "spherical": np.ones(n_components)}[covariance_type].copy())
     return X, start
 
 
@@ -69,14 +82,15 @@ def matmul_rate(dtype, size=2048, repeats=5):
     return 2 * size ** 3 / median_time(lambda: f(a).block_until_ready(), repeats)
 
 
-def per_iteration(n_samples, n_features, n_components, dtype, repeats):
-    X, start = make_data(n_samples, n_features, n_components, dtype)
+def per_iteration(n_samples, n_features, n_components, dtype, repeats, covariance_type="full"):
+    X, start = make_data(n_samples, n_features, n_components, dtype,
+                         covariance_type=covariance_type)
 
     # scikit-learn: one E-step + M-step, exactly what each of its iterations runs.
-    sk = SkGaussianMixture(n_components, covariance_type="full")
+    sk = SkGaussianMixture(n_components, covariance_type=covariance_type)
     sk.weights_, sk.means_ = start["weights"].astype(dtype), start["means"].astype(dtype)
     sk.covariances_ = start["covariances"].astype(dtype)
-    sk.precisions_cholesky_ = np.linalg.inv(np.linalg.cholesky(sk.covariances_)).transpose(0, 2, 1)
+    sk.precisions_cholesky_ = sk_precisions_cholesky(sk.covariances_, covariance_type)
 
     def sk_iteration():
         _, log_resp = sk._e_step(X)
@@ -87,13 +101,14 @@ def per_iteration(n_samples, n_features, n_components, dtype, repeats):
     Xj = jnp.asarray(X)
     params = gmm_params.from_covariances(start["weights"].astype(dtype),
                                          start["means"].astype(dtype),
-                                         start["covariances"].astype(dtype), "full")
-    chunk = stats.default_chunk_size(n_samples, n_components, n_features, dtype)
+                                         start["covariances"].astype(dtype), covariance_type)
+    chunk = stats.default_chunk_size(n_samples, n_components, n_features, dtype,
+                                     covariance_type)
 
     @jax.jit
     def iteration(X, params):
-        total = em.e_step_statistics(X, params, "full", chunk_size=chunk)
-        return stats.m_step(total, params.means, "full", 1e-6)
+        total = em.e_step_statistics(X, params, covariance_type, chunk_size=chunk)
+        return stats.m_step(total, params.means, covariance_type, 1e-6)
     jax.block_until_ready(iteration(Xj, params))
     ours = median_time(lambda: jax.block_until_ready(iteration(Xj, params)), repeats)
     return sk_time, ours
@@ -158,20 +173,26 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--memory-samples", type=int, default=10_000_000)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--covariance-type", default="full",
+                        choices=("full", "tied", "diag", "spherical"),
+                        help="of the per-iteration timing (parts 1-2)")
     args = parser.parse_args(argv)
     n, d, k = args.n_samples, args.n_features, args.n_components
     print(f"jax {jax.__version__}, devices {jax.devices()}, {os.cpu_count()} CPUs; "
           f"medians of {args.repeats} repeats")
 
-    print(f"\n1-2. One EM iteration, full covariance, N={n:,}, d={d}, K={k}")
+    ctype = args.covariance_type
+    print(f"\n1-2. One EM iteration, {ctype} covariance, N={n:,}, d={d}, K={k}")
     flops = 4 * n * k * d * d
     for dtype in (np.float64, np.float32):
-        sk_time, ours = per_iteration(n, d, k, dtype, args.repeats)
-        peak = matmul_rate(dtype)
-        print(f"  {np.dtype(dtype).name}: scikit-learn {sk_time * 1e3:8.1f} ms, bayesgmm "
-              f"{ours * 1e3:8.1f} ms  -> {sk_time / ours:5.2f}x faster; "
-              f"{flops / ours / 1e9:6.1f} GFLOP/s = {flops / ours / peak:5.1%} of this "
-              f"machine's matmul rate ({peak / 1e9:.1f} GFLOP/s)")
+        sk_time, ours = per_iteration(n, d, k, dtype, args.repeats, ctype)
+        line = (f"  {np.dtype(dtype).name}: scikit-learn {sk_time * 1e3:8.1f} ms, bayesgmm "
+                f"{ours * 1e3:8.1f} ms  -> {sk_time / ours:5.2f}x faster")
+        if ctype == "full":
+            peak = matmul_rate(dtype)
+            line += (f"; {flops / ours / 1e9:6.1f} GFLOP/s = {flops / ours / peak:5.1%} of "
+                     f"this machine's matmul rate ({peak / 1e9:.1f} GFLOP/s)")
+        print(line)
 
     print("\n3. Cold fit on Old Faithful (n_init=10, K=3, full), compilation included, "
           "fresh interpreter each")

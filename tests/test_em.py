@@ -94,6 +94,10 @@ def test_default_chunk_size_is_larger_on_accelerators(monkeypatch):
     assert stats.default_chunk_size(300, 16, 16, np.float64) == 300
     assert stats.default_chunk_size(1_000_000, 3, 2, np.float64) == 65_536
     assert stats.default_chunk_size(1_000_000, 64, 64, np.float64) == 256  # the floor
+    # The diagonal families' chunks (elementwise work only) hold 32 MiB.
+    for ctype in ("diag", "spherical", "VVI"):
+        assert stats.default_chunk_size(1_000_000, 16, 16, np.float64, ctype) == 16_384
+    assert stats.default_chunk_size(1_000_000, 16, 16, np.float64, "tied") == 2048
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     for dtype in (np.float32, np.float64):
         assert stats.default_chunk_size(1_000_000, 16, 16, dtype) == 32_768
