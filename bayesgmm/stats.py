@@ -116,21 +116,26 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
 
         # One component at a time under lax.map: the (N, d) residuals stay in cache, where
         # an (N, K, d) array was 3x slower (N = 4e5, d = K = 16, 2-core CPU) and an unrolled
-        # Python loop over K compiled 2x slower. A chunk whose (K, N, d) array is small (a
-        # small data set in one chunk; default chunks of large data hold more than 2**16
-        # entries) takes all components at once under vmap: XLA's CPU backend compiles
-        # lax.map's loop as a separate call, and the three-fit script of
-        # benchmarks/latency.py started 3.38 -> 3.16 s (medians, first run).
-        # On an accelerator lax.map's iterations run one after another, each a few small
-        # kernels: there every chunk takes all components at once (lax.platform_dependent
-        # lowers only the branch of the platform the program is compiled for).
+        # Python loop over K compiled 2x slower. A chunk whose (K, N, d) array is small takes
+        # all components at once under vmap: up to 2**16 entries for every family (a small
+        # data set in one chunk: XLA's CPU backend compiles lax.map's loop as a separate
+        # call, and the three-fit script of benchmarks/latency.py started 3.38 -> 3.16 s,
+        # medians, first run), and up to 2**20 (the default float32 CPU chunk) for the
+        # matrix moments, whose K small products gain more from one batched product than
+        # they lose to the larger array: one EM iteration (float32, 2-core AMD EPYC) took
+        # 0.76-0.96x lax.map's time at K = 8 to 16 (N = 1e5 to 1e6, d = 2 to 64), 1.04-1.07x
+        # at K = 4 (the diagonal families, at their 32 MiB chunks, 1.18-1.53x: they keep
+        # the smaller bound; results are bit for bit the same). On an accelerator lax.map's
+        # iterations run one after another, each a few small kernels: there every chunk
+        # takes all components at once (lax.platform_dependent lowers only the branch of the
+        # platform the program is compiled for).
         def all_at_once(r, m):
             return jax.vmap(one_component)((r, m))
 
         def one_at_a_time(r, m):
             return lax.map(one_component, (r, m))
 
-        if X.size * n_components <= 2 ** 16:
+        if X.size * n_components <= (2 ** 20 if _matrix_moment(family) else 2 ** 16):
             sum_x, second = all_at_once(resp.T, shift)
         else:
             sum_x, second = lax.platform_dependent(resp.T, shift, cpu=one_at_a_time,

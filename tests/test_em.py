@@ -77,10 +77,11 @@ def test_chunked_statistics_equal_unchunked(faithful):
 
 
 def test_float32_moments_all_components_at_once_equal_one_at_a_time(rng):
-    # float32 matrix moments take one component at a time (lax.map) on a CPU when the chunk
-    # is large, and all components at once (vmap) in small chunks and on accelerators.
-    X = (rng.normal(size=(20_000, 2)) + 5 * rng.integers(0, 3, (20_000, 1))).astype(np.float32)
-    params = fit_em(jax.random.key(0), X, n_components=3, max_iter=3).params
+    # float32 matrix moments take one component at a time (lax.map) on a CPU when the chunk's
+    # (rows, K, d) work exceeds 2**20 entries, and all components at once (vmap) in smaller
+    # chunks and on accelerators.
+    X = (rng.normal(size=(20_000, 8)) + 5 * rng.integers(0, 3, (20_000, 1))).astype(np.float32)
+    params = fit_em(jax.random.key(0), X, n_components=8, max_iter=3).params  # 1.28e6 entries
     one_at_a_time = em.e_step_statistics(X, params, "full", chunk_size=len(X))
     at_once = em.e_step_statistics(X, params, "full", chunk_size=1000)
     for a, b in zip(one_at_a_time, at_once):
