@@ -262,8 +262,8 @@ def default_chunk_size(n_samples, n_components, n_features, dtype, covariance_ty
       2-core AMD EPYC with AVX-512):
 
       - full, float64, at 512 / 1,024 / 2,048 / 4,096 rows: 512-535 / 516-559 / 488-518 /
-        506-541 ms; float32 (one component at a time, below) at 512 / 2,048 / 4,096 /
-        8,192 rows: 652-655 / 542-552 / 407-412 / 390-415 ms. Smaller chunks pay a fixed
+        506-541 ms; float32 (then one component at a time, see below) at 512 / 2,048 /
+        4,096 / 8,192 rows: 652-655 / 542-552 / 407-412 / 390-415 ms. Smaller chunks pay a fixed
         cost per chunk (a while-loop trip, and small GEMMs: XLA's (rows, 16) @ (16, 256)
         product ran at 42 GFLOP/s at 512 rows and 63 at 2,048), larger ones spill the
         caches (float64: 589 ms at 8,192 rows, 949 at 16,384, against 540 at 2,048).
