@@ -367,13 +367,20 @@ def compare_markdown(result):
         f"R-hat log-likelihood {_fmt(d['rhat_log_likelihood'])}.",
     ]
     if d["rhat_kplus"] is not None and d["rhat_kplus"] > RHAT_WARNING:
-        lines.append(
-            f"- **The chains disagree on K+** (R-hat {d['rhat_kplus']:.2f} > "
-            f"{RHAT_WARNING}): chains settled on different numbers of occupied components "
-            f"(per chain: {', '.join(str(m) for m in r.kplus_chain_modes)}). A "
-            f"component that empties out under a sparse prior rarely refills, so P(K+) "
-            f"mixes the chains' outcomes rather than the posterior; read both modes as "
-            f"plausible and run more chains before quoting P(K+).")
+        modes = r.kplus_chain_modes
+        if len(set(modes)) > 1:
+            how = (f"chains settled on different numbers of occupied components (per chain: "
+                   f"{', '.join(map(str, modes))}). A component that empties out under a "
+                   f"sparse prior rarely refills, so P(K+) mixes the chains' outcomes rather "
+                   f"than the posterior; read both modes as plausible")
+        else:
+            # Same mode everywhere: the chains differ in how long they stay away from it.
+            shares = np.mean(np.asarray(r.kplus_draws) == modes[0], axis=1)
+            how = (f"every chain's mode is K+ = {modes[0]}, but the share of draws there "
+                   f"differs (per chain: {', '.join(f'{x:.2f}' for x in shares)}), so P(K+) "
+                   f"depends on which chains ran")
+        lines.append(f"- **The chains disagree on K+** (R-hat {d['rhat_kplus']:.2f} > "
+                     f"{RHAT_WARNING}): {how}; run more chains before quoting P(K+).")
     lines += ["", "## BIC (lower is better) by K and covariance type", ""]
     bic = r.sweep.criterion_table("bic")
     types = list(bic)

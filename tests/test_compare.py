@@ -115,6 +115,12 @@ def test_markdown_says_when_chains_disagree_on_kplus(galaxy_result):
     assert split.kplus_chain_modes == [2, 3]
     assert "**The chains disagree on K+** (R-hat 3.00 > 1.1)" in split.to_markdown()
     assert "per chain: 2, 3" in split.to_markdown()
+    # One chain leaves the common mode K+ = 3 a third of the time: the shares, not the modes.
+    shares = split._replace(kplus_draws=np.array([[3] * 30, [3] * 20 + [2] * 10]))
+    assert shares.kplus_chain_modes == [3, 3]
+    assert "every chain's mode is K+ = 3" in shares.to_markdown()
+    assert "(per chain: 1.00, 0.67)" in shares.to_markdown()
+    assert "settled on different numbers" not in shares.to_markdown()
 
 
 @pytest.mark.slow
