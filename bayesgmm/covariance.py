@@ -268,9 +268,10 @@ def to_full_storage(a, covariance_type, n_components, n_features):
 
 
 def from_full_storage(precisions_cholesky, covariance_type):
-    """The inverse of :func:`to_full_storage` on factors that have ``covariance_type``'s
-    structure (as :func:`project`'s program makes them): (..., K, d, d) to scikit-learn's
-    shape for that type, any leading axes kept. NumPy arrays."""
+    """The inverse of :func:`to_full_storage` on matrices that have ``covariance_type``'s
+    structure (precision factors, precisions or covariances, as :func:`project`'s program
+    makes them): (..., K, d, d) to scikit-learn's shape for that type, any leading axes
+    kept. NumPy arrays."""
     if covariance_type == "full":
         return precisions_cholesky
     if covariance_type == "tied":

@@ -444,21 +444,23 @@ class GaussianMixture(ParamsMixin):
 
     def _set_em_result(self, result):
         """The fitted attributes from an EMResult (see :meth:`_set_fitted_params`)."""
-        self._set_fitted_params(result.params)
+        self._set_fitted_params(result.params, result.precisions, result.covariances)
         self.n_iter_ = int(result.n_iter)
         self.converged_ = bool(result.converged)
         self.lower_bound_ = float(result.lower_bound)
         self.lower_bounds_ = np.asarray(result.lower_bounds)[:self.n_iter_]
         self._restart_lower_bounds = np.asarray(result.restart_lower_bounds)
 
-    def _set_fitted_params(self, params):
+    def _set_fitted_params(self, params, precisions=None, covariances=None):
         """``weights_``, ``means_``, the precision and covariance attributes and
-        ``n_features_in_`` from ``params``, as NumPy arrays in the dtype of its means."""
+        ``n_features_in_`` from ``params``, as NumPy arrays in the dtype of its means. The
+        precision and covariance matrices are computed here unless given."""
         dtype = np.dtype(params.means.dtype)
         self.weights_, self.means_, self.precisions_cholesky_ = (
             np.asarray(a, dtype) for a in params)
-        precisions, covariances = precisions_and_covariances(params.precisions_cholesky,
-                                                             self.covariance_type)
+        if precisions is None or covariances is None:
+            precisions, covariances = precisions_and_covariances(params.precisions_cholesky,
+                                                                 self.covariance_type)
         self.precisions_ = np.asarray(precisions, dtype)
         self.covariances_ = np.asarray(covariances, dtype)
         self.n_features_in_ = self.means_.shape[1]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from bayesgmm import GaussianMixture, em
+from bayesgmm.params import precisions_and_covariances
 from bayesgmm.validation import key_from_random_state
 
 sklearn_model_selection = pytest.importorskip("sklearn.model_selection")
@@ -182,7 +183,8 @@ KEY_SPLIT = {"_threefry_split", "unstack"}
 
 def test_a_first_fit_compiles_its_programs_and_nothing_else():
     # No seeding of a key, no conversion of a Python number, no jnp.asarray copy: a first
-    # fit compiles its k-means, EM and attribute programs, a sweep and a bootstrap their own.
+    # fit compiles its k-means and EM programs, a sweep and a bootstrap their own (the
+    # bootstrap's summaries convert its factors in precisions_and_covariances).
     compiled = programs_compiled_by("""
         from bayesgmm import GaussianMixture, bic_sweep, bootstrap, datasets
         from bayesgmm.validation import key_from_random_state
@@ -194,10 +196,31 @@ def test_a_first_fit_compiles_its_programs_and_nothing_else():
         bic_sweep(key, X, n_components=[1, 2], covariance_types=["spherical"], n_init=1)
         bootstrap(key, X, n_components=2, n_boot=10)
     """)
-    programs = {"kmeans_starts", "fit_restarts", "precisions_and_covariances",
+    programs = {"kmeans_starts", "_fit_restarts_and_matrices", "precisions_and_covariances",
                 "_sweep_kmeans", "_sweep_one_type", "_bootstrap_fits", "dense_matrices"}
     # The bootstrap gets a device array from check_data: its padding is one program.
     assert programs <= compiled <= programs | {"_pad_device_rows"} | KEY_SPLIT, compiled
+
+
+def test_fitted_attributes_come_from_the_fit_program(faithful):
+    # The precision and covariance attributes are computed in the EM program: the three
+    # fits of benchmarks/latency.py's script compile two programs in all.
+    compiled = programs_compiled_by("""
+        from bayesgmm import GaussianMixture, datasets
+        X = datasets.load("faithful").data
+    """, """
+        GaussianMixture(3, n_init=10, random_state=0).fit(X)
+        GaussianMixture(4, covariance_type="diag", random_state=0).fit(X)
+        GaussianMixture(3, random_state=0).fit(X[:200])
+    """)
+    assert {"kmeans_starts", "_fit_restarts_and_matrices"} <= compiled
+    assert compiled <= {"kmeans_starts", "_fit_restarts_and_matrices"} | KEY_SPLIT, compiled
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(faithful)
+        precisions, covariances = precisions_and_covariances(
+            jnp.asarray(model.precisions_cholesky_), covariance_type)
+        np.testing.assert_allclose(model.precisions_, precisions, rtol=1e-12)
+        np.testing.assert_allclose(model.covariances_, covariances, rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 12345, 2 ** 31, 2 ** 32 - 1])
