@@ -267,18 +267,18 @@ def to_full_storage(a, covariance_type, n_components, n_features):
     return (a[:, :, None] if a.ndim == 2 else a[:, None, None]) * eye
 
 
-def from_full_storage(precisions_cholesky, covariance_type):
+def from_full_storage(matrices, covariance_type):
     """The inverse of :func:`to_full_storage` on matrices that have ``covariance_type``'s
     structure (precision factors, precisions or covariances, as :func:`project`'s program
     makes them): (..., K, d, d) to scikit-learn's shape for that type, any leading axes
     kept. NumPy arrays."""
     if covariance_type == "full":
-        return precisions_cholesky
+        return matrices
     if covariance_type == "tied":
-        return precisions_cholesky[..., 0, :, :]
+        return matrices[..., 0, :, :]
     if covariance_type == "diag":
-        return np.diagonal(precisions_cholesky, axis1=-2, axis2=-1)
-    return precisions_cholesky[..., 0, 0]
+        return np.diagonal(matrices, axis1=-2, axis2=-1)
+    return matrices[..., 0, 0]
 
 
 def _mclust_estimate(model, family):

@@ -53,10 +53,9 @@ class EMResult(NamedTuple):
         Final lower bound of every restart (NaN for a restart that failed numerically).
     precisions, covariances : array or None
         The precision and covariance matrices of ``params``, shaped as its
-        ``precisions_cholesky``: :func:`fit_em` computes them in the fit's own program
-        (except with ``devices``), so that the estimator's fitted attributes compile nothing
-        more. None where they were not computed
-        (``bayesgmm.params.precisions_and_covariances`` gives them).
+        ``precisions_cholesky``: :func:`fit_em` computes them in the fit's own program, so
+        that the estimator's fitted attributes compile nothing more. None where they were
+        not computed (``bayesgmm.params.precisions_and_covariances`` gives them).
     """
 
     params: GMMParams
@@ -581,24 +580,29 @@ def _n_shards(mesh, sample_axes):
     return math.prod(mesh.shape[a] for a in sample_axes)
 
 
-def _fit_restarts_and_matrices(*args, covariance_type, **kwargs):
-    """:func:`fit_restarts`, and the precision and covariance matrices of its result in the
-    same program: on its own, that conversion compiled a program of 0.07-0.08 s on the first
-    fit of a process (Old Faithful, 2-core CPU)."""
-    result = fit_restarts(*args, covariance_type=covariance_type, **kwargs)
-    precisions, covariances = precisions_and_covariances(result.params.precisions_cholesky,
-                                                         covariance_type)
-    return result._replace(precisions=precisions, covariances=covariances)
+def _with_matrices(fit):
+    """``fit`` (:func:`fit_restarts` or :func:`fit_restarts_sharded`), and the precision and
+    covariance matrices of its result in the same program: on its own, that conversion
+    compiled a program of 0.07-0.08 s on the first fit of a process (Old Faithful, 2-core
+    CPU)."""
+    @functools.wraps(fit)
+    def fit_and_matrices(*args, covariance_type, **kwargs):
+        result = fit(*args, covariance_type=covariance_type, **kwargs)
+        precisions, covariances = precisions_and_covariances(result.params.precisions_cholesky,
+                                                             covariance_type)
+        return result._replace(precisions=precisions, covariances=covariances)
+
+    return fit_and_matrices
 
 
 _STATIC = ("n_components", "covariance_type", "init_params", "chunk_size",
            "restart_batch_size", "has_init")
 # max_iter and n_init are traced: a new value up to the capacities reuses the program.
-_fit_em = jax.jit(_fit_restarts_and_matrices, static_argnames=_STATIC + ("max_iter_capacity",
-                                                                         "n_init_capacity"))
+_fit_em = jax.jit(_with_matrices(fit_restarts),
+                  static_argnames=_STATIC + ("max_iter_capacity", "n_init_capacity"))
 _kmeans_starts = jax.jit(kmeans_starts, static_argnames=("n_components", "chunk_size",
                                                           "n_init_capacity"))
-_fit_em_sharded = jax.jit(fit_restarts_sharded, static_argnames=_STATIC + (
+_fit_em_sharded = jax.jit(_with_matrices(fit_restarts_sharded), static_argnames=_STATIC + (
     "max_iter", "n_init", "mesh", "sample_axes", "n_samples", "weighted"))
 
 

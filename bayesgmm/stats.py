@@ -120,7 +120,7 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
         # all components at once under vmap: up to 2**16 entries for every family (a small
         # data set in one chunk: XLA's CPU backend compiles lax.map's loop as a separate
         # call, and the three-fit script of benchmarks/latency.py started 3.38 -> 3.16 s,
-        # medians, first run), and up to 2**20 (the default float32 CPU chunk) for the
+        # medians, first run), and up to a default CPU chunk (2**20 float32 entries) for the
         # matrix moments, whose K small products gain more from one batched product than
         # they lose to the larger array: one EM iteration (float32, 2-core AMD EPYC) took
         # 0.76-0.96x lax.map's time at K = 8 to 16 (N = 1e5 to 1e6, d = 2 to 64), 1.04-1.07x
@@ -135,7 +135,9 @@ def from_responsibilities(X, resp, shift, covariance_type, sample_weight=None, l
         def one_at_a_time(r, m):
             return lax.map(one_component, (r, m))
 
-        if X.size * n_components <= (2 ** 20 if _matrix_moment(family) else 2 ** 16):
+        at_once_max = (_cpu_chunk_bytes(family) // X.dtype.itemsize if _matrix_moment(family)
+                       else 2 ** 16)
+        if X.size * n_components <= at_once_max:
             sum_x, second = all_at_once(resp.T, shift)
         else:
             sum_x, second = lax.platform_dependent(resp.T, shift, cpu=one_at_a_time,
@@ -252,6 +254,11 @@ def reduce_chunks(chunk_fn, X, sample_weight, chunk_size):
     return total
 
 
+def _cpu_chunk_bytes(family):
+    """Bytes of (rows, K, d) work in a default CPU chunk (:func:`default_chunk_size`)."""
+    return (4 if _matrix_moment(family) else 32) << 20
+
+
 def default_chunk_size(n_samples, n_components, n_features, dtype, covariance_type="full"):
     """Rows per chunk: a power of two of at least 256 (``n_samples`` where that is fewer).
 
@@ -263,8 +270,8 @@ def default_chunk_size(n_samples, n_components, n_features, dtype, covariance_ty
 
       - full, float64, at 512 / 1,024 / 2,048 / 4,096 rows: 512-535 / 516-559 / 488-518 /
         506-541 ms; float32 (then one component at a time, see below) at 512 / 2,048 /
-        4,096 / 8,192 rows: 652-655 / 542-552 / 407-412 / 390-415 ms. Smaller chunks pay a fixed
-        cost per chunk (a while-loop trip, and small GEMMs: XLA's (rows, 16) @ (16, 256)
+        4,096 / 8,192 rows: 652-655 / 542-552 / 407-412 / 390-415 ms. Smaller chunks pay a
+        fixed cost per chunk (a while-loop trip, and small GEMMs: XLA's (rows, 16) @ (16, 256)
         product ran at 42 GFLOP/s at 512 rows and 63 at 2,048), larger ones spill the
         caches (float64: 589 ms at 8,192 rows, 949 at 16,384, against 540 at 2,048).
       - diag, float64: 519 ms at 512 rows, 482 at 2,048, 311 at 8,192, 279 at 32,768;
@@ -286,8 +293,7 @@ def default_chunk_size(n_samples, n_components, n_features, dtype, covariance_ty
         Any of bayesgmm's covariance types or mclust's models.
     """
     if jax.default_backend() == "cpu":
-        budget = (4 if _matrix_moment(FAMILIES[covariance_type]) else 32) << 20
-        entries = budget // jnp.dtype(dtype).itemsize
+        entries = _cpu_chunk_bytes(FAMILIES[covariance_type]) // jnp.dtype(dtype).itemsize
     else:
         entries = 1 << 23
     rows = max(256, entries // max(1, n_components * n_features))

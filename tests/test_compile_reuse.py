@@ -196,7 +196,7 @@ def test_a_first_fit_compiles_its_programs_and_nothing_else():
         bic_sweep(key, X, n_components=[1, 2], covariance_types=["spherical"], n_init=1)
         bootstrap(key, X, n_components=2, n_boot=10)
     """)
-    programs = {"kmeans_starts", "_fit_restarts_and_matrices", "precisions_and_covariances",
+    programs = {"kmeans_starts", "fit_restarts", "precisions_and_covariances",
                 "_sweep_kmeans", "_sweep_one_type", "_bootstrap_fits", "dense_matrices"}
     # The bootstrap gets a device array from check_data: its padding is one program.
     assert programs <= compiled <= programs | {"_pad_device_rows"} | KEY_SPLIT, compiled
@@ -213,8 +213,8 @@ def test_fitted_attributes_come_from_the_fit_program(faithful):
         GaussianMixture(4, covariance_type="diag", random_state=0).fit(X)
         GaussianMixture(3, random_state=0).fit(X[:200])
     """)
-    assert {"kmeans_starts", "_fit_restarts_and_matrices"} <= compiled
-    assert compiled <= {"kmeans_starts", "_fit_restarts_and_matrices"} | KEY_SPLIT, compiled
+    assert {"kmeans_starts", "fit_restarts"} <= compiled
+    assert compiled <= {"kmeans_starts", "fit_restarts"} | KEY_SPLIT, compiled
     for covariance_type in ("full", "tied", "diag", "spherical"):
         model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(faithful)
         precisions, covariances = precisions_and_covariances(
