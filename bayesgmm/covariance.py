@@ -51,8 +51,10 @@ class CovarianceFamily(NamedTuple):
     name: str
     #: ``(n_components, n_features) -> shape`` of the covariances and of precisions_cholesky.
     shape: Callable
-    #: ``(X (N, d), means (K, d), precisions_cholesky) -> (N, K, d)`` whitened residuals
-    #: ``y`` with ``|y_nk|^2 = (x_n - mu_k)^T P_k (x_n - mu_k)``.
+    #: ``(X (N, d), means (K, d), precisions_cholesky, columns) -> (N, K, d)`` whitened
+    #: residuals ``y`` with ``|y_nk|^2 = (x_n - mu_k)^T P_k (x_n - mu_k)``; with ``columns``
+    #: (static) the same numbers as (K, d, N), rows last (see
+    #: :func:`bayesgmm.density.component_log_prob`).
     whiten: Callable
     #: ``(precisions_cholesky, n_features) -> (K,)`` (scalar for tied): ``0.5 log det P_k``.
     log_det: Callable
@@ -113,13 +115,19 @@ def _add_to_diagonal(a, value):
     return a + value * jnp.eye(d, dtype=a.dtype)
 
 
-def _full_whiten(X, means, prec_chol):
+def _full_whiten(X, means, prec_chol, columns=False):
     n_components, n_features = means.shape
     # One GEMM against all factors side by side, (N, d) @ (d, K*d), then subtract mu_k U_k:
     # cheaper than an einsum over (N, K, d) residuals and exactly scikit-learn's formula.
+    shifted_means = linalg.einsum("kd,kde->ke", means, prec_chol)
+    if columns:  # (K*d, d) @ (N, d)^T: the same products, the rows on the last axis
+        factors = jnp.swapaxes(prec_chol, 1, 2).reshape(n_components * n_features, n_features)
+        projected = linalg.einsum("fd,nd->fn", factors, X)
+        return (projected.reshape(n_components, n_features, X.shape[0])
+                - shifted_means[:, :, None])
     factors = jnp.transpose(prec_chol, (1, 0, 2)).reshape(n_features, n_components * n_features)
     projected = linalg.matmul(X, factors).reshape(X.shape[0], n_components, n_features)
-    return projected - linalg.einsum("kd,kde->ke", means, prec_chol)
+    return projected - shifted_means
 
 
 def _full_estimate(n_k, mean_shift, second_moment, reg_covar):
@@ -149,7 +157,10 @@ FULL = CovarianceFamily(
 )
 
 
-def _tied_whiten(X, means, prec_chol):
+def _tied_whiten(X, means, prec_chol, columns=False):
+    if columns:
+        return (linalg.einsum("de,nd->en", prec_chol, X)[None]
+                - linalg.matmul(means, prec_chol)[:, :, None])
     return (linalg.matmul(X, prec_chol)[:, None, :]
             - linalg.matmul(means, prec_chol)[None, :, :])
 
@@ -169,7 +180,9 @@ TIED = FULL._replace(
 )
 
 
-def _diag_whiten(X, means, prec_chol):
+def _diag_whiten(X, means, prec_chol, columns=False):
+    if columns:
+        return (X.T[None] - means[:, :, None]) * prec_chol[:, :, None]
     return (X[:, None, :] - means[None, :, :]) * prec_chol[None, :, :]
 
 
@@ -199,7 +212,9 @@ DIAG = CovarianceFamily(
 )
 
 
-def _spherical_whiten(X, means, prec_chol):
+def _spherical_whiten(X, means, prec_chol, columns=False):
+    if columns:
+        return (X.T[None] - means[:, :, None]) * prec_chol[:, None, None]
     return (X[:, None, :] - means[None, :, :]) * prec_chol[None, :, None]
 
 

@@ -14,6 +14,14 @@ from jax import lax
 from bayesgmm import linalg
 from bayesgmm.covariance import FAMILIES
 
+#: Up to this many features the whitened residuals are formed as (K, d, N), the rows on the
+#: last axis, and reduced over d there; above it as (N, K, d). With d small the (N, K, d)
+#: layout puts a short axis last, which vectorises badly: one EM iteration (N = 5e5, K = 8,
+#: 2-core AMD EPYC) took 0.66-0.88x the time at d = 2 to 8 (full, float64), 0.49-0.79x (diag
+#: and full, float32), a warm Old Faithful fit 0.65x, NUTS on N = 1,000 rows 0.75x of the
+#: wall; at d = 16, K = 16 (float64) the (N, K, d) layout was 7% faster.
+COLUMNS_MAX_FEATURES = 8
+
 
 def component_log_prob(X, params, covariance_type):
     """Log-density of every observation under every component, without the weights.
@@ -31,14 +39,17 @@ def component_log_prob(X, params, covariance_type):
 
     Notes
     -----
-    Forms an (N, K, d) array of whitened residuals: callers with large N evaluate it on chunks
-    of rows (``stats.reduce_chunks``) so that memory stays bounded.
+    Forms an (N, K, d) array of whitened residuals (as (K, d, N) up to
+    :data:`COLUMNS_MAX_FEATURES` features): callers with large N evaluate it on chunks of rows
+    (``stats.reduce_chunks``) so that memory stays bounded.
     """
     family = FAMILIES[covariance_type]
     n_features = X.shape[-1]
-    y = family.whiten(X, params.means, params.precisions_cholesky)
+    columns = n_features <= COLUMNS_MAX_FEATURES
+    y = family.whiten(X, params.means, params.precisions_cholesky, columns)
+    squared = jnp.sum(y * y, axis=1).T if columns else jnp.sum(y * y, axis=-1)
     log_det = family.log_det(params.precisions_cholesky, n_features)
-    return -0.5 * (n_features * math.log(2 * math.pi) + jnp.sum(y * y, axis=-1)) + log_det
+    return -0.5 * (n_features * math.log(2 * math.pi) + squared) + log_det
 
 
 def weighted_log_prob(X, params, covariance_type):

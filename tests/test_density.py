@@ -41,7 +41,11 @@ def random_params(rng, covariance_type, k=3, d=4):
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
-def test_component_log_prob_equals_scipy(rng, covariance_type):
+@pytest.mark.parametrize("columns_max_features", [0, 64], ids=["rows", "columns"])
+def test_component_log_prob_equals_scipy(rng, monkeypatch, covariance_type,
+                                         columns_max_features):
+    # Both layouts of the whitened residuals (density.COLUMNS_MAX_FEATURES picks one by d).
+    monkeypatch.setattr(density, "COLUMNS_MAX_FEATURES", columns_max_features)
     k, d = 3, 4
     params, covs = random_params(rng, covariance_type, k, d)
     X = rng.normal(size=(50, d)) * 3
