@@ -119,15 +119,16 @@ def _full_whiten(X, means, prec_chol, columns=False):
     n_components, n_features = means.shape
     # One GEMM against all factors side by side, (N, d) @ (d, K*d), then subtract mu_k U_k:
     # cheaper than an einsum over (N, K, d) residuals and exactly scikit-learn's formula.
-    shifted_means = linalg.einsum("kd,kde->ke", means, prec_chol)
-    if columns:  # (K*d, d) @ (N, d)^T: the same products, the rows on the last axis
+    # With columns the same products as (K*d, d) @ (N, d)^T, the rows on the last axis.
+    means_whitened = linalg.einsum("kd,kde->ke", means, prec_chol)
+    if columns:
         factors = jnp.swapaxes(prec_chol, 1, 2).reshape(n_components * n_features, n_features)
         projected = linalg.einsum("fd,nd->fn", factors, X)
         return (projected.reshape(n_components, n_features, X.shape[0])
-                - shifted_means[:, :, None])
+                - means_whitened[:, :, None])
     factors = jnp.transpose(prec_chol, (1, 0, 2)).reshape(n_features, n_components * n_features)
     projected = linalg.matmul(X, factors).reshape(X.shape[0], n_components, n_features)
-    return projected - shifted_means
+    return projected - means_whitened
 
 
 def _full_estimate(n_k, mean_shift, second_moment, reg_covar):
@@ -213,9 +214,7 @@ DIAG = CovarianceFamily(
 
 
 def _spherical_whiten(X, means, prec_chol, columns=False):
-    if columns:
-        return (X.T[None] - means[:, :, None]) * prec_chol[:, None, None]
-    return (X[:, None, :] - means[None, :, :]) * prec_chol[None, :, None]
+    return _diag_whiten(X, means, jnp.broadcast_to(prec_chol[:, None], means.shape), columns)
 
 
 def _spherical_estimate(n_k, mean_shift, second_moment, reg_covar):
